@@ -1,0 +1,126 @@
+"""What a rule sees while the engine walks one file: facts, the current scope, and ``report``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from nnlint.findings import Fix
+from nnlint.project import ClassHierarchy
+from nnlint.semantic import ClassInfo, FileFacts
+
+if TYPE_CHECKING:
+    from nnlint.flow import FunctionFlow
+    from nnlint.rule import Rule
+
+# Nodes whose entry and exit the engine tracks, so rules can ask where they are.
+SCOPE_TYPES: frozenset[type[cst.CSTNode]] = frozenset({cst.ClassDef, cst.FunctionDef, cst.Lambda})
+BLOCK_TYPES: frozenset[type[cst.CSTNode]] = frozenset(
+    {cst.With, cst.For, cst.While, cst.If, cst.Try, cst.TryStar}
+)
+STATEMENT_TYPES: frozenset[type[cst.CSTNode]] = frozenset({cst.SimpleStatementLine, cst.SimpleStatementSuite})
+TRACKED_TYPES = SCOPE_TYPES | BLOCK_TYPES | STATEMENT_TYPES
+
+
+@dataclass
+class RawFinding:
+    rule: Rule
+    node: cst.CSTNode
+    statement: cst.CSTNode | None
+    message: str
+    fix: Fix | None
+
+
+class FileContext:
+    def __init__(
+        self, path: str, source: str, module: cst.Module, facts: FileFacts, hierarchy: ClassHierarchy
+    ) -> None:
+        self.path = path
+        self.source = source
+        self.module = module
+        self.facts = facts
+        self.hierarchy = hierarchy
+        self.scopes: list[cst.CSTNode] = []  # ClassDef / FunctionDef / Lambda, outermost first
+        self.blocks: list[cst.CSTNode] = []  # with / for / while / if / try, outermost first
+        self.statements: list[cst.CSTNode] = []
+        self.raw_findings: list[RawFinding] = []
+        self._module_verdicts: dict[str, bool] = {}
+        self.flows: list[FunctionFlow] = []  # filled by flow.FlowCollector when a rule needs it
+
+    # -- engine side -----------------------------------------------------------------------
+
+    def enter(self, node: cst.CSTNode) -> None:
+        node_type = type(node)
+        if node_type in SCOPE_TYPES:
+            self.scopes.append(node)
+        elif node_type in BLOCK_TYPES:
+            self.blocks.append(node)
+        elif node_type in STATEMENT_TYPES:
+            self.statements.append(node)
+
+    def leave(self, node: cst.CSTNode) -> None:
+        node_type = type(node)
+        if node_type in SCOPE_TYPES:
+            self.scopes.pop()
+        elif node_type in BLOCK_TYPES:
+            self.blocks.pop()
+        elif node_type in STATEMENT_TYPES:
+            self.statements.pop()
+
+    def add_finding(self, rule: Rule, node: cst.CSTNode, message: str, fix: Fix | None) -> None:
+        statement = self.statements[-1] if self.statements else None
+        self.raw_findings.append(RawFinding(rule, node, statement, message, fix))
+
+    # -- rule side: names ------------------------------------------------------------------
+
+    def qualified_name(self, node: cst.BaseExpression) -> str | None:
+        """Import-resolved dotted name (``F.dropout`` -> ``torch.nn.functional.dropout``)."""
+        return self.facts.qualified_name(node)
+
+    def call_name(self, node: cst.Call) -> str | None:
+        return self.facts.qualified_name(node.func)
+
+    # -- rule side: classes ----------------------------------------------------------------
+
+    def is_module_class(self, info: ClassInfo) -> bool:
+        verdict = self._module_verdicts.get(info.qualname)
+        if verdict is None:
+            verdict = self.hierarchy.is_module_class(info.qualname, info.bases)
+            self._module_verdicts[info.qualname] = verdict
+        return verdict
+
+    def is_module_class_name(self, qualname: str) -> bool:
+        """For a qualified class name (``torch.nn.Linear``, ``pkg.models.Backbone``)."""
+        local = self.facts.classes.get(qualname.rpartition(".")[2])
+        if local is not None and local.qualname == qualname:
+            return self.is_module_class(local)
+        return self.hierarchy.is_module_class(qualname)
+
+    @property
+    def enclosing_class(self) -> ClassInfo | None:
+        for scope in reversed(self.scopes):
+            if isinstance(scope, cst.ClassDef):
+                return self.facts.class_of_node.get(scope)
+        return None
+
+    @property
+    def enclosing_function(self) -> cst.FunctionDef | None:
+        for scope in reversed(self.scopes):
+            if isinstance(scope, cst.FunctionDef):
+                return scope
+        return None
+
+    @property
+    def method_class(self) -> ClassInfo | None:
+        """The class whose method we are directly in (not a function nested in a method)."""
+        if len(self.scopes) >= 2 and isinstance(self.scopes[-1], cst.FunctionDef):
+            owner = self.scopes[-2]
+            if isinstance(owner, cst.ClassDef):
+                return self.facts.class_of_node.get(owner)
+        return None
+
+    def in_module_method(self) -> bool:
+        info = self.method_class
+        return info is not None and self.is_module_class(info)

@@ -1,0 +1,176 @@
+"""Lint one source: parse once, gather facts, run every enabled rule in one traversal, place and
+suppress findings."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Sequence
+
+import libcst as cst
+
+from nnlint import walker
+from nnlint.context import TRACKED_TYPES, FileContext
+from nnlint.flow import FlowCollector
+from nnlint.findings import FileError, FileResult, Finding
+from nnlint.positions import node_ranges
+from nnlint.project import ClassHierarchy
+from nnlint.rule import Rule, handler_methods
+from nnlint.semantic import collect_facts
+from nnlint.suppression import file_directive, line_suppressions
+
+Handler = Callable[[cst.CSTNode], object]
+BUG_HINT = "this is a bug in nnlint; please report it with the file that triggers it"
+
+
+class _Dispatch:
+    """For one set of rule classes: which rule methods each node type triggers."""
+
+    def __init__(self, rules: Sequence[type[Rule]]) -> None:
+        self.rules = tuple(rules)
+        # The flow collector runs first, so its results are complete when rules read them.
+        self.visitors: tuple[type, ...] = ((FlowCollector,) if any(r.needs_flow for r in rules) else ()) + self.rules
+        self.visit: dict[type, list[tuple[int, str]]] = {}
+        self.leave: dict[type, list[tuple[int, str]]] = {}
+        for index, rule in enumerate(self.visitors):
+            for (kind, node_type), method in handler_methods(rule).items():
+                table = self.visit if kind == "visit" else self.leave
+                table.setdefault(node_type, []).append((index, method))
+        self.leave_types = frozenset(TRACKED_TYPES | set(self.leave))
+
+
+class Engine:
+    def __init__(self, hierarchy: ClassHierarchy) -> None:
+        self.hierarchy = hierarchy
+        self._dispatch: dict[tuple[type[Rule], ...], _Dispatch] = {}
+
+    def _dispatch_for(self, rules: Sequence[type[Rule]]) -> _Dispatch:
+        key = tuple(rules)
+        dispatch = self._dispatch.get(key)
+        if dispatch is None:
+            dispatch = self._dispatch[key] = _Dispatch(key)
+        return dispatch
+
+    def lint(
+        self,
+        source: str,
+        path: str,
+        rules: Sequence[type[Rule]],
+        module: str = "",
+        is_package: bool = False,
+    ) -> FileResult:
+        result = FileResult(path=path)
+        present, file_codes = file_directive(source)
+        if present and file_codes is None:
+            return result
+        if file_codes:
+            rules = [rule for rule in rules if rule.code not in file_codes]
+        if not rules:
+            return result
+        try:
+            tree = cst.parse_module(source)
+        except cst.ParserSyntaxError as exc:
+            message = exc.message.splitlines()[0] if exc.message else "invalid syntax"
+            result.errors.append(
+                FileError(path, f"syntax error: {message}", exc.raw_line, exc.raw_column + 1, "syntax")
+            )
+            return result
+        except RecursionError:
+            result.errors.append(FileError(path, "cannot parse: nesting is too deep", kind="syntax"))
+            return result
+
+        facts = collect_facts(tree, module, is_package)
+        self.hierarchy.add_summary(facts.summary())
+        ctx = FileContext(path, source, tree, facts, self.hierarchy)
+        self._traverse(tree, ctx, self._dispatch_for(rules), result)
+        self._place(ctx, result)
+        return result
+
+    def _traverse(self, tree: cst.Module, ctx: FileContext, dispatch: _Dispatch, result: FileResult) -> None:
+        instances = [visitor(ctx) for visitor in dispatch.visitors]
+        broken: set[int] = set()
+
+        def bind(table: dict[type, list[tuple[int, str]]]) -> dict[type, list[tuple[int, Handler]]]:
+            return {
+                node_type: [(index, getattr(instances[index], method)) for index, method in entries]
+                for node_type, entries in table.items()
+            }
+
+        visit, leave = bind(dispatch.visit), bind(dispatch.leave)
+
+        def call(handlers: list[tuple[int, Handler]], node: cst.CSTNode) -> None:
+            for index, handler in handlers:
+                if index in broken:
+                    continue
+                try:
+                    handler(node)
+                except Exception as exc:  # one rule's bug must not stop the others
+                    broken.add(index)
+                    rule = dispatch.visitors[index]
+                    where = traceback.extract_tb(exc.__traceback__)[-1]
+                    result.errors.append(
+                        FileError(
+                            ctx.path,
+                            f"internal error in {getattr(rule, 'code', rule.__name__)} "
+                            f"({getattr(rule, 'name', 'flow analysis')}): {type(exc).__name__}: {exc} "
+                            f"[{where.filename}:{where.lineno}]; {BUG_HINT}",
+                            kind="internal",
+                        )
+                    )
+
+        def enter(node: cst.CSTNode) -> None:
+            node_type = type(node)
+            if node_type in TRACKED_TYPES:
+                ctx.enter(node)
+            handlers = visit.get(node_type)
+            if handlers:
+                call(handlers, node)
+
+        def leave_node(node: cst.CSTNode) -> None:
+            node_type = type(node)
+            handlers = leave.get(node_type)
+            if handlers:
+                call(handlers, node)
+            if node_type in TRACKED_TYPES:
+                ctx.leave(node)
+
+        walker.walk(tree, enter, leave_node, dispatch.leave_types)
+
+    def _place(self, ctx: FileContext, result: FileResult) -> None:
+        """Give raw findings their source ranges and drop the ones a noqa comment covers."""
+        raw = ctx.raw_findings
+        if not raw:
+            return
+        wanted = {item.node for item in raw} | {item.statement for item in raw if item.statement is not None}
+        try:
+            ranges = node_ranges(ctx.module, wanted)
+        except RecursionError:
+            ranges = {}
+        suppressions = line_suppressions(ctx.source)
+        seen: set[tuple[str, int, int, str]] = set()
+        for item in raw:
+            line, column, end_line, end_column = ranges.get(item.node, (1, 1, 1, 1))
+            first, last = line, end_line
+            if item.statement is not None and item.statement in ranges:
+                stmt = ranges[item.statement]
+                first, last = min(first, stmt[0]), max(last, stmt[2])
+            suppressed, _ = suppressions.suppresses(item.rule.code, first, last)
+            if suppressed:
+                continue
+            key = (item.rule.code, line, column, item.message)
+            if key in seen:
+                continue
+            seen.add(key)
+            result.findings.append(
+                Finding(
+                    path=ctx.path,
+                    line=line,
+                    column=column,
+                    end_line=end_line,
+                    end_column=end_column,
+                    code=item.rule.code,
+                    name=item.rule.name,
+                    message=item.message,
+                    fix=item.fix,
+                )
+            )
+        result.findings.sort(key=Finding.sort_key)

@@ -1,0 +1,172 @@
+"""Ordered events per function, for the rules that reason about order: mode switches, forward
+calls, training steps, snapshots.
+
+The collector runs inside the engine's single traversal (as an internal visitor placed before the
+rules) and records, for every function and for module-level code, the calls and assignments in
+source order with their context: enclosing loops and whether gradients are disabled there. Rules
+analyse the result when the module is left. Nested functions and classes get their own flows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from nnlint.names import dotted_name
+
+if TYPE_CHECKING:
+    from nnlint.context import FileContext
+    from nnlint.semantic import ClassInfo
+
+NO_GRAD_CONTEXTS = frozenset(
+    {
+        "torch.no_grad",
+        "torch.inference_mode",
+        "torch.autograd.no_grad",
+        "torch.autograd.grad_mode.no_grad",
+        "torch.autograd.grad_mode.inference_mode",
+    }
+)
+_SET_GRAD_ENABLED = frozenset({"torch.set_grad_enabled", "torch.autograd.set_grad_enabled"})
+
+
+@dataclass
+class CallEvent:
+    node: cst.Call
+    func: str | None  # raw dotted name of the callee (`model.eval`, `evaluate`)
+    receiver: str | None  # dotted receiver of a method call (`model` in `model.eval()`)
+    method: str | None
+    no_grad: bool  # gradients disabled here (with-block or decorator)
+    loops: tuple[cst.CSTNode, ...]  # enclosing for/while loops inside this function
+    branch_depth: int  # number of enclosing if/try blocks inside this function
+
+
+@dataclass
+class AssignEvent:
+    node: cst.CSTNode
+    targets: tuple[str, ...]  # dotted names assigned (`best`, `self.best`)
+    value: cst.BaseExpression | None
+    loops: tuple[cst.CSTNode, ...]
+    no_grad: bool
+
+
+Event = CallEvent | AssignEvent
+
+
+@dataclass
+class FunctionFlow:
+    node: cst.FunctionDef | cst.Module
+    name: str
+    params: list[str]
+    owner: ClassInfo | None  # the class when this is a method
+    no_grad: bool  # decorated with @torch.no_grad() / @torch.inference_mode()
+    events: list[Event] = field(default_factory=list)
+
+    def calls(self) -> list[CallEvent]:
+        return [event for event in self.events if isinstance(event, CallEvent)]
+
+
+def _positional_params(node: cst.FunctionDef) -> list[str]:
+    params = [p.name.value for p in (*node.params.posonly_params, *node.params.params)]
+    return params
+
+
+class FlowCollector:
+    """Internal visitor: builds ``ctx.flows`` (one FunctionFlow per function, module first)."""
+
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        module_flow = FunctionFlow(ctx.module, "<module>", [], None, False)
+        ctx.flows = [module_flow]
+        self._stack: list[FunctionFlow] = [module_flow]
+        self._block_base: list[int] = [0]  # len(ctx.blocks) when each flow started
+        self._no_grad_withs: dict[cst.With, bool] = {}
+
+    # -- context ---------------------------------------------------------------------------
+
+    def _is_no_grad_call(self, node: cst.BaseExpression) -> bool:
+        target = node.func if isinstance(node, cst.Call) else node
+        name = self.ctx.qualified_name(target)
+        if name in NO_GRAD_CONTEXTS:
+            return True
+        if isinstance(node, cst.Call) and name in _SET_GRAD_ENABLED and node.args:
+            value = node.args[0].value
+            return isinstance(value, cst.Name) and value.value == "False"
+        return False
+
+    def _with_disables_grad(self, node: cst.With) -> bool:
+        verdict = self._no_grad_withs.get(node)
+        if verdict is None:
+            verdict = any(self._is_no_grad_call(item.item) for item in node.items)
+            self._no_grad_withs[node] = verdict
+        return verdict
+
+    def _where(self) -> tuple[bool, tuple[cst.CSTNode, ...], int]:
+        flow = self._stack[-1]
+        blocks = self.ctx.blocks[self._block_base[-1] :]
+        no_grad = flow.no_grad or any(
+            isinstance(block, cst.With) and self._with_disables_grad(block) for block in blocks
+        )
+        loops = tuple(block for block in blocks if isinstance(block, (cst.For, cst.While)))
+        branches = sum(1 for block in blocks if isinstance(block, (cst.If, cst.Try, cst.TryStar)))
+        return no_grad, loops, branches
+
+    # -- visitor methods -------------------------------------------------------------------
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        owner = self.ctx.method_class
+        no_grad = any(self._is_no_grad_call(d.decorator) for d in node.decorators)
+        flow = FunctionFlow(node, node.name.value, _positional_params(node), owner, no_grad)
+        self.ctx.flows.append(flow)
+        self._stack.append(flow)
+        self._block_base.append(len(self.ctx.blocks))
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._stack.pop()
+        self._block_base.pop()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = dotted_name(node.func)
+        receiver = method = None
+        if isinstance(node.func, cst.Attribute):
+            receiver = dotted_name(node.func.value)
+            if receiver is None:
+                # A chain like `model.to(dev).eval()`: the receiver is the chain's root variable.
+                root = node.func.value
+                while isinstance(root, cst.Call) and isinstance(root.func, cst.Attribute):
+                    root = root.func.value
+                receiver = dotted_name(root)
+            method = node.func.attr.value
+        no_grad, loops, branches = self._where()
+        self._stack[-1].events.append(CallEvent(node, func, receiver, method, no_grad, loops, branches))
+
+    def _assign(self, node: cst.CSTNode, targets: list[cst.BaseExpression], value: cst.BaseExpression | None) -> None:
+        names = tuple(name for name in (dotted_name(t) for t in targets) if name is not None)
+        if not names:
+            return
+        no_grad, loops, _ = self._where()
+        self._stack[-1].events.append(AssignEvent(node, names, value, loops, no_grad))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._assign(node, [t.target for t in node.targets], node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._assign(node, [node.target], node.value)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._assign(node, [node.target], node.value)
+
+
+def flows_by_name(ctx: FileContext) -> dict[str, FunctionFlow]:
+    """Module-level functions by name (the helpers a call like `evaluate(model)` can reach)."""
+    return {
+        flow.name: flow
+        for flow in ctx.flows
+        if isinstance(flow.node, cst.FunctionDef) and flow.owner is None and flow.node in ctx.facts.functions.values()
+    }
+
+
+def methods_of(ctx: FileContext, owner: ClassInfo) -> dict[str, FunctionFlow]:
+    return {flow.name: flow for flow in ctx.flows if flow.owner is owner}

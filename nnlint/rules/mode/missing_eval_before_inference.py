@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from nnlint.flow import AssignEvent, CallEvent, FunctionFlow
+from nnlint.modes import (
+    EXPLICIT_TRAIN,
+    MODE_NEUTRAL_CALLS,
+    TRAIN,
+    UNKNOWN,
+    ModeModel,
+    is_training_step,
+    mode_change,
+)
+from nnlint.names import dotted_name
+from nnlint.patterns import module_class_call
+from nnlint.rule import Rule
+
+
+class MissingEvalBeforeInference(Rule):
+    code = "NN201"
+    name = "missing-eval-before-inference"
+    summary = "a model is run for inference while still in training mode"
+    what = (
+        "Flags a model called for inference -- inside `torch.no_grad()` / `torch.inference_mode()`, "
+        "in a function decorated with them, in an evaluate/validate/predict function, or right "
+        "after loading weights in a function that does not train -- when no `.eval()` (or "
+        "`.train(False)`) reaches it first. It follows same-file helpers: `evaluate(model)` that "
+        "runs the model without switching it is flagged at the call site when the caller never "
+        "called `model.eval()`."
+    )
+    why = (
+        "Modules start in training mode. `torch.no_grad()` only stops gradient tracking: dropout "
+        "still drops activations and batch norm still normalises with batch statistics (and updates "
+        "its running averages), so predictions are noisy, batch-size dependent and worse than they "
+        "should be -- silently."
+    )
+    use_instead = (
+        "model = Net()\nmodel.load_state_dict(torch.load(\"model.pt\", weights_only=True))\n"
+        "model.eval()\nwith torch.no_grad():\n    output = model(data)\n"
+    )
+    fix_safety = "No fix is offered: where `.eval()` belongs (and where `.train()` must come back) needs a human."
+    needs_flow = True
+    VALID = [
+        "import torch\nimport torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))\nmodel.eval()\nwith torch.no_grad():\n    out = model(torch.randn(1, 4))\n",
+        # Forward calls inside a Module's own methods are not inference calls.
+        "import torch\nimport torch.nn as nn\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.body = nn.Linear(4, 4)\n\n    @torch.no_grad()\n    def embed(self, x):\n        return self.body(x)\n",
+        # The caller put the model in eval mode before calling the helper.
+        "import torch\nimport torch.nn as nn\n\ndef evaluate(model, x):\n    with torch.no_grad():\n        return model(x)\n\nmodel = nn.Linear(4, 2)\nmodel.eval()\nevaluate(model, torch.randn(1, 4))\n",
+        # Monte-Carlo dropout: put back in train mode on purpose.
+        "import torch\nimport torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))\nmodel.eval()\nmodel.train()\nwith torch.no_grad():\n    samples = [model(torch.randn(1, 4)) for _ in range(10)]\n",
+        # The helper switches the model itself.
+        "import torch\nimport torch.nn as nn\n\ndef validate(model, x):\n    model.eval()\n    with torch.no_grad():\n        return model(x)\n\nmodel = nn.Linear(4, 2)\nvalidate(model, torch.randn(1, 4))\n",
+        # A model handed to code nnlint cannot see: stay silent.
+        "import torch\nfrom lib import prepare\nimport torch.nn as nn\n\nmodel = nn.Linear(4, 2)\nprepare(model)\nwith torch.no_grad():\n    model(torch.randn(1, 4))\n",
+    ]
+    INVALID = [
+        "import torch\nimport torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))\nmodel.load_state_dict(torch.load('model.pt', weights_only=True))\nwith torch.no_grad():\n    out = model(torch.randn(1, 4))  # error\n",
+        # Validation inside the epoch loop after training, without eval().
+        "import torch\nimport torch.nn as nn\n\nclass Net(nn.Module):\n    pass\n\ndef train(loader, val_x):\n    model = Net()\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n    for epoch in range(10):\n        model.train()\n        for x, y in loader:\n            loss = (model(x) - y).pow(2).mean()\n            opt.zero_grad()\n            loss.backward()\n            opt.step()\n        with torch.no_grad():\n            val = model(val_x)  # error\n",
+        # A same-file helper runs the model for inference; the caller never switched it.
+        "import torch\nimport torch.nn as nn\n\ndef evaluate(model, x):\n    with torch.no_grad():\n        return model(x)\n\nmodel = nn.Linear(4, 2)\nscore = evaluate(model, torch.randn(1, 4))  # error\n",
+        # Loads weights and predicts, without no_grad and without eval().
+        "import torch\nimport torch.nn as nn\n\nclass Classifier(nn.Module):\n    pass\n\ndef predict(path, image):\n    model = Classifier()\n    model.load_state_dict(torch.load(path, weights_only=True))\n    return model(image)  # error\n",
+    ]
+
+    def leave_Module(self, node: cst.Module) -> None:
+        model = ModeModel(self.ctx)
+        for flow in self.ctx.flows:
+            if flow.owner is not None and self.ctx.is_module_class(flow.owner):
+                continue  # calls inside a Module's own methods are part of its forward
+            self._scan(model, flow)
+
+    def _scan(self, model: ModeModel, flow: FunctionFlow) -> None:
+        tracked = model.constructed_models(flow) | model.attribute_models(flow)
+        if not tracked:
+            return
+        state: dict[str, str] = {}
+        loaded: set[str] = set()
+        reported: set[str] = set()
+        trains_here = any(is_training_step(e) for e in flow.calls())
+
+        def set_state(key: str, value: str) -> None:
+            state[key] = value
+            reported.discard(key)
+
+        for event in flow.events:
+            if isinstance(event, AssignEvent):
+                for target in event.targets:
+                    if target in tracked:
+                        set_state(target, self._assigned_state(event, state))
+                continue
+            if is_training_step(event):
+                for key, value in state.items():
+                    if value == EXPLICIT_TRAIN:
+                        state[key] = TRAIN
+            change = mode_change(event)
+            if change is not None and event.receiver in tracked:
+                set_state(event.receiver, change)
+                continue
+            if event.method == "load_state_dict" and event.receiver in tracked:
+                loaded.add(event.receiver)
+                continue
+            callee = model.callee(flow, event)
+            if callee is not None:
+                self._apply_helper(model, flow, callee, event, state, tracked, set_state)
+                continue
+            forward_of = event.func if event.func in tracked else None
+            if forward_of is None and event.method == "forward" and event.receiver in tracked:
+                forward_of = event.receiver
+            if forward_of is not None:
+                inference = model.is_inference(flow, event) or (forward_of in loaded and not trains_here)
+                if inference and state.get(forward_of) == TRAIN and forward_of not in reported:
+                    reported.add(forward_of)
+                    self.report(
+                        event.node,
+                        f"`{forward_of}` is called for inference while still in training mode "
+                        f"(dropout and batch norm act as in training); call `{forward_of}.eval()` before "
+                        f"this (and `{forward_of}.train()` before training resumes)",
+                    )
+                continue
+            if event.func not in MODE_NEUTRAL_CALLS:
+                for arg in event.node.args:
+                    key = dotted_name(arg.value)
+                    if key in tracked and key in state:
+                        state[key] = UNKNOWN  # handed to code nnlint cannot see
+
+    def _assigned_state(self, event: AssignEvent, state: dict[str, str]) -> str:
+        value = event.value
+        if value is None:
+            return UNKNOWN
+        if isinstance(value, cst.Call):
+            # `model = nn.DataParallel(model)` keeps the wrapped model's mode.
+            for arg in value.args:
+                key = dotted_name(arg.value)
+                if key is not None and key in state:
+                    return state[key]
+            if module_class_call(self.ctx, value) is not None:
+                return TRAIN
+            root = value
+            while isinstance(root, cst.Call) and isinstance(root.func, cst.Attribute):
+                root = root.func.value
+            key = dotted_name(root)
+            if key is not None and key in state:
+                return state[key]  # `model = model.to(device)`; mode calls in the chain follow
+        return UNKNOWN
+
+    def _apply_helper(self, model, flow, callee, event: CallEvent, state, tracked, set_state) -> None:  # type: ignore[no-untyped-def]
+        summary = model.summary(callee)
+        if summary.trains:
+            for key, value in state.items():
+                if value == EXPLICIT_TRAIN:
+                    state[key] = TRAIN
+        for param, outer in model.translate(callee, event).items():
+            if outer not in tracked:
+                continue
+            if param in summary.infers and state.get(outer) == TRAIN:
+                self.report(
+                    event.node,
+                    f"`{callee.name}()` runs `{outer}` for inference, but `{outer}` is still in "
+                    f"training mode here; call `{outer}.eval()` before this call (or inside "
+                    f"`{callee.name}`)",
+                )
+            if param in summary.effect:
+                set_state(outer, summary.effect[param])

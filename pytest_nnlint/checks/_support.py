@@ -1,0 +1,404 @@
+"""What every check needs: building fresh instances, inputs, forward passes, losses, comparisons,
+and the wrapper that restores global state and labels failures.
+
+Every call into user code (factory, inputs, forward, loss, backward, `.to()`) goes through a
+helper here that turns an exception into a one-line CheckFailure saying which call failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import traceback
+import weakref
+from collections.abc import Callable, Mapping
+from fnmatch import fnmatchcase
+from typing import Any, Union
+
+import torch
+from torch import nn
+
+from pytest_nnlint.results import CheckFailure, CheckResult, CheckSkipped, Problem
+from pytest_nnlint.spec import ModelSpec
+from pytest_nnlint.state import preserved_torch_state
+from pytest_nnlint.walk import display_path
+
+DeviceLike = Union[str, torch.device]
+
+# (rtol, atol) for cross-device comparisons, per dtype.
+DTYPE_TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
+    torch.float16: (1e-3, 1e-3),
+    torch.bfloat16: (1.6e-2, 1e-2),
+    torch.float32: (1e-4, 1e-5),
+    torch.float64: (1e-7, 1e-7),
+}
+
+# Instances a factory has handed to a check. A factory that returns one of them again is handing
+# out a shared (likely the user's own) instance, which the checks would then mutate.
+_ISSUED: weakref.WeakSet[nn.Module] = weakref.WeakSet()
+
+
+class Report:
+    """Collects the problems, notes and details of one check run."""
+
+    def __init__(self, check: str, spec: ModelSpec, device: torch.device) -> None:
+        self.check = check
+        self.spec = spec
+        self.device = device
+        self.problems: list[Problem] = []
+        self.notes: list[str] = []
+        self.details: list[str] = []
+
+    def fail(self, path: str, message: str, rule: str | None = None) -> None:
+        self.problems.append(Problem(path, message, rule))
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def detail(self, text: str) -> None:
+        self.details.append(text)
+
+
+CheckBody = Callable[[ModelSpec, torch.device, Report], None]
+CheckFunction = Callable[..., CheckResult]
+
+
+def check_function(name: str, *, accelerator_only: bool = False) -> Callable[[CheckBody], CheckFunction]:
+    """Turn `body(spec, device, report)` into the public `check(spec, device="cpu")`.
+
+    The public function validates its arguments, runs the body with grad enabled inside a
+    preserved global torch state, and raises one CheckFailure listing every problem found.
+    """
+
+    def decorate(body: CheckBody) -> CheckFunction:
+        @functools.wraps(body)
+        def run(spec: ModelSpec, device: DeviceLike = "cpu") -> CheckResult:
+            if not isinstance(spec, ModelSpec):
+                raise TypeError(f"{name}: expected a ModelSpec, got {type(spec).__name__}")
+            target = resolve_device(device)
+            if accelerator_only and target.type == "cpu":
+                raise CheckSkipped(f"{name} compares CPU with an accelerator; it does not run on cpu")
+            report = Report(name, spec, target)
+            with preserved_torch_state():
+                torch.set_grad_enabled(True)
+                try:
+                    body(spec, target, report)
+                except CheckFailure as failure:
+                    report.problems.extend(failure.problems)
+            if report.problems:
+                raise CheckFailure(report.problems, check=name, model=spec.name, device=str(target))
+            return CheckResult(name, spec.name, str(target), tuple(report.notes), tuple(report.details))
+
+        run.check_name = name  # type: ignore[attr-defined]
+        return run
+
+    return decorate
+
+
+def fatal(message: str, path: str = "", rule: str | None = None) -> CheckFailure:
+    """A problem after which the check cannot go on."""
+    return CheckFailure(Problem(path, message, rule))
+
+
+def describe_exception(exc: BaseException) -> str:
+    """`ValueError: bad shape (at models.py:12 in forward)` - the innermost frame of user code."""
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()[0] if str(exc) else type(exc).__name__
+    frames = traceback.extract_tb(exc.__traceback__)
+    user_frames = [f for f in frames if "torch" not in f.filename.replace("\\", "/").split("/")
+                   and "pytest_nnlint" not in f.filename]
+    if user_frames:
+        frame = user_frames[-1]
+        text += f" (at {frame.filename}:{frame.lineno} in {frame.name})"
+    return text
+
+
+# --- devices ---------------------------------------------------------------------------------
+
+
+def resolve_device(device: DeviceLike) -> torch.device:
+    """A torch.device to run on; CheckSkipped when it is not available here."""
+    try:
+        target = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"invalid device {device!r}: {exc}") from None
+    if target.type == "meta":
+        raise ValueError("checks run on real devices; 'meta' is used automatically as a transfer target")
+    if target.type == "cuda":
+        if not torch.cuda.is_available():
+            raise CheckSkipped("CUDA is not available (torch.cuda.is_available() is False)")
+        if target.index is not None and target.index >= torch.cuda.device_count():
+            raise CheckSkipped(f"{target} is not available ({torch.cuda.device_count()} CUDA device(s))")
+    elif target.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise CheckSkipped("MPS is not available (torch.backends.mps.is_available() is False)")
+    return target
+
+
+def on_device(tensor: torch.Tensor, device: torch.device) -> bool:
+    """`cuda` matches `cuda:0`; an explicit index must match exactly."""
+    return tensor.device.type == device.type and (device.index is None or tensor.device.index == device.index)
+
+
+# --- building and running the user's model -----------------------------------------------------
+
+
+def build_model(spec: ModelSpec, seed: int | None = None) -> nn.Module:
+    """A fresh instance from the factory, built under `seed` (default: the spec's seed)."""
+    torch.default_generator.manual_seed(spec.seed if seed is None else seed)
+    try:
+        model = spec.factory()
+    except CheckFailure:
+        raise
+    except Exception as exc:
+        raise fatal(f"the factory {_callable_name(spec.factory)} raised {describe_exception(exc)}") from exc
+    if not isinstance(model, nn.Module):
+        raise fatal(
+            f"the factory {_callable_name(spec.factory)} returned {type(model).__name__}, not a torch.nn.Module"
+        )
+    if model in _ISSUED:
+        raise fatal(
+            f"the factory {_callable_name(spec.factory)} returned an instance it returned before; "
+            "it must build a new model on every call so that checks never touch a model you hold"
+        )
+    _ISSUED.add(model)
+    return model
+
+
+def move(model: nn.Module, how: str, device: torch.device | None = None) -> None:
+    """`model.to(device)`, `model.cuda()` or `model.cpu()`, checking that it returns the module."""
+    call = f".to({device})" if how == "to" else f".{how}()"
+    try:
+        returned = model.to(device) if how == "to" else getattr(model, how)()
+    except Exception as exc:
+        raise fatal(f"model{call} raised {describe_exception(exc)}") from exc
+    if returned is not model:
+        raise fatal(
+            f"model{call} returned {type(returned).__name__} instead of the module itself "
+            "(an override of to()/cuda()/cpu() must return self)"
+        )
+
+
+def build_on(spec: ModelSpec, device: torch.device, seed: int | None = None) -> nn.Module:
+    model = build_model(spec, seed)
+    move(model, "to", device)
+    return model
+
+
+def make_inputs(spec: ModelSpec, device: torch.device) -> tuple[Any, ...]:
+    """The spec's inputs for `device` as positional arguments, all tensors on that device."""
+    try:
+        value = spec.inputs(device)
+    except CheckFailure:
+        raise
+    except Exception as exc:
+        raise fatal(f"inputs({device}) from {_callable_name(spec.inputs)} raised {describe_exception(exc)}") from exc
+    arguments = value if isinstance(value, tuple) else (value,)
+    for path, tensor in tensor_leaves(arguments, "inputs"):
+        if not on_device(tensor, device):
+            raise fatal(
+                f"inputs({device}) returned a tensor on {tensor.device}; the inputs callable must "
+                "create its tensors on the device it is given",
+                path,
+            )
+    return arguments
+
+
+def move_inputs(arguments: Any, device: torch.device) -> Any:
+    """The same nested inputs with every tensor moved to `device`."""
+    if isinstance(arguments, torch.Tensor):
+        return arguments.to(device)
+    if isinstance(arguments, tuple) and hasattr(arguments, "_fields"):
+        return type(arguments)(*(move_inputs(item, device) for item in arguments))
+    if isinstance(arguments, (list, tuple)):
+        return type(arguments)(move_inputs(item, device) for item in arguments)
+    if isinstance(arguments, dict):
+        return {key: move_inputs(item, device) for key, item in arguments.items()}
+    return arguments
+
+
+def forward(model: nn.Module, arguments: tuple[Any, ...], where: str) -> Any:
+    """`model(*arguments)`; a failure names the inputs' shapes, which is usually the cause."""
+    try:
+        return model(*arguments)
+    except Exception as exc:
+        shapes = ", ".join(f"{path} {tuple(t.shape)}" for path, t in tensor_leaves(arguments, "inputs"))
+        raise fatal(
+            f"the forward pass {where} raised {describe_exception(exc)}"
+            + (f"; input shapes: {shapes}" if shapes else "")
+        ) from exc
+
+
+def tensor_leaves(value: Any, path: str = "output") -> list[tuple[str, torch.Tensor]]:
+    """Every tensor in a nested output (tensors, lists, tuples, dicts, dataclasses), with its path."""
+    if isinstance(value, torch.Tensor):
+        return [(path, value)]
+    leaves: list[tuple[str, torch.Tensor]] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            leaves += tensor_leaves(item, f"{path}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            leaves += tensor_leaves(item, f"{path}[{index}]")
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for item in dataclasses.fields(value):
+            leaves += tensor_leaves(getattr(value, item.name), f"{path}.{item.name}")
+    return leaves
+
+
+def describe_value(value: Any) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, Mapping):
+        return f"a {type(value).__name__} with keys {list(value)[:5]}"
+    return f"a {type(value).__name__}"
+
+
+def compute_loss(spec: ModelSpec, output: Any) -> torch.Tensor:
+    """The spec's loss, or the sum of every floating-point output tensor."""
+    if spec.loss is not None:
+        try:
+            loss = spec.loss(output)
+        except CheckFailure:
+            raise
+        except Exception as exc:
+            raise fatal(f"loss(output) from {_callable_name(spec.loss)} raised {describe_exception(exc)}") from exc
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+            raise fatal(f"loss(output) must return a scalar tensor, got {shape}")
+        return loss.reshape(())
+    floating = [t for _, t in tensor_leaves(output) if t.is_floating_point()]
+    if not floating:
+        raise CheckSkipped(
+            f"the forward pass returned {describe_value(output)} with no floating-point tensor to "
+            "differentiate; give the ModelSpec a loss= callable"
+        )
+    total = floating[0].new_zeros((), dtype=torch.float32 if floating[0].dtype in _LOW_PRECISION else None)
+    for tensor in floating:
+        total = total + (tensor.float().sum() if tensor.dtype in _LOW_PRECISION else tensor.sum())
+    return total
+
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def backward(loss: torch.Tensor, where: str) -> None:
+    try:
+        loss.backward()
+    except Exception as exc:
+        raise fatal(f"backward {where} raised {describe_exception(exc)}") from exc
+
+
+# --- freezing -----------------------------------------------------------------------------------
+
+
+def matches_pattern(name: str, pattern: str) -> bool:
+    """fnmatch, where a bare prefix `encoder` also covers `encoder.*`."""
+    return fnmatchcase(name, pattern) or fnmatchcase(name, pattern + ".*")
+
+
+def apply_frozen(spec: ModelSpec, model: nn.Module) -> set[str]:
+    """Freeze the spec's patterns; return the names of every frozen parameter (the factory may
+    have frozen some already). A pattern that matches nothing is an error: it is surely a typo."""
+    parameters = dict(model.named_parameters())
+    for pattern in spec.frozen:
+        matched = [name for name in parameters if matches_pattern(name, pattern)]
+        if not matched:
+            sample = ", ".join(list(parameters)[:6]) + (", ..." if len(parameters) > 6 else "")
+            raise fatal(f"frozen pattern {pattern!r} matches no parameter (parameters: {sample or 'none'})")
+        for name in matched:
+            parameters[name].requires_grad_(False)
+    return {name for name, parameter in parameters.items() if not parameter.requires_grad}
+
+
+def frozen_modules(spec: ModelSpec, model: nn.Module, frozen: set[str]) -> dict[str, nn.Module]:
+    """Modules that count as frozen parts: all their own parameters are frozen, or (for modules
+    without parameters, e.g. BatchNorm with affine=False) a frozen pattern covers their path."""
+    result = {}
+    for path, module in model.named_modules():
+        own = [path + ("." if path else "") + name for name, _ in module.named_parameters(recurse=False)]
+        if own:
+            if all(name in frozen for name in own):
+                result[path] = module
+        elif path and any(matches_pattern(path, pattern) for pattern in spec.frozen):
+            result[path] = module
+    return result
+
+
+# --- comparing outputs --------------------------------------------------------------------------
+
+
+def tolerances(spec: ModelSpec, dtype: torch.dtype) -> tuple[float, float]:
+    rtol, atol = DTYPE_TOLERANCES.get(dtype, (0.0, 0.0))
+    return (spec.rtol if spec.rtol is not None else rtol, spec.atol if spec.atol is not None else atol)
+
+
+def compare_leaves(
+    reference: list[tuple[str, torch.Tensor]],
+    other: list[tuple[str, torch.Tensor]],
+    *,
+    spec: ModelSpec | None = None,
+) -> list[tuple[str, str]]:
+    """(path, difference) for every leaf that differs: exactly when `spec` is None, else within
+    the spec's dtype tolerances."""
+    differences = []
+    other_by_path = dict(other)
+    if [path for path, _ in reference] != [path for path, _ in other]:
+        return [("output", f"has a different structure: {[p for p, _ in reference]} vs {[p for p, _ in other]}")]
+    for path, expected in reference:
+        actual = other_by_path[path].detach().to(expected.device)
+        expected = expected.detach()
+        if actual.shape != expected.shape:
+            differences.append((path, f"shape {tuple(actual.shape)} != {tuple(expected.shape)}"))
+            continue
+        if actual.dtype != expected.dtype:
+            differences.append((path, f"dtype {actual.dtype} != {expected.dtype}"))
+            continue
+        if spec is None or not expected.is_floating_point():
+            same = bool(torch.eq(actual, expected).logical_or(actual.ne(actual) & expected.ne(expected)).all())
+            rtol = atol = 0.0
+        else:
+            rtol, atol = tolerances(spec, expected.dtype)
+            same = bool(torch.isclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True).all())
+        if not same:
+            differences.append((path, _difference_text(actual, expected, rtol, atol)))
+    return differences
+
+
+def _difference_text(actual: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float) -> str:
+    if actual.is_floating_point() or actual.is_complex():
+        gap = (actual.double() - expected.double()).abs()
+        gap = gap[~gap.isnan()]
+        worst = f"max abs difference {gap.max().item():.3g}" if gap.numel() else "NaN mismatch"
+    else:
+        worst = f"{int((actual != expected).sum())} element(s) differ"
+    bound = f" (rtol={rtol:g}, atol={atol:g})" if rtol or atol else ""
+    return worst + bound
+
+
+def non_finite(leaves: list[tuple[str, torch.Tensor]]) -> list[tuple[str, str]]:
+    """(path, counts) for floating leaves holding NaN or Inf."""
+    found = []
+    for path, tensor in leaves:
+        if tensor.is_floating_point() and tensor.device.type != "meta":
+            nans = int(tensor.isnan().sum())
+            infs = int(tensor.isinf().sum())
+            if nans or infs:
+                found.append((path, f"{nans} NaN and {infs} Inf value(s) out of {tensor.numel()}"))
+    return found
+
+
+def module_label(path: str, module: nn.Module) -> str:
+    return f"{display_path(path)} ({type(module).__name__})"
+
+
+def _callable_name(value: Any) -> str:
+    """`module:qualname` for functions; the repr for other callables (ImportedCallable's repr is
+    its `module:callable` reference)."""
+    name = getattr(value, "__qualname__", None)
+    module = getattr(value, "__module__", None)
+    return f"{module}:{name}" if name and module else repr(value)
+
+
+def seeded(seed: int) -> None:
+    """Seed the CPU generator only (torch.manual_seed would also queue a CUDA seed)."""
+    torch.default_generator.manual_seed(seed)

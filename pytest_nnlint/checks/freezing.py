@@ -1,0 +1,101 @@
+"""`freezing`: frozen parameters stay bit-identical through an optimizer step, trainable ones
+move, and frozen parts do not keep updating BatchNorm statistics in train mode."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pytest_nnlint.checks._support import (
+    Report,
+    apply_frozen,
+    backward,
+    build_on,
+    check_function,
+    compute_loss,
+    forward,
+    frozen_modules,
+    make_inputs,
+)
+from pytest_nnlint.results import CheckSkipped
+from pytest_nnlint.spec import ModelSpec
+from pytest_nnlint.walk import display_path
+
+# AdamW with weight decay: decay would move a frozen parameter that wrongly got a gradient
+# (even a zero one), and Adam's normalised step moves any trainable one by about `lr`.
+LEARNING_RATE = 1e-3
+WEIGHT_DECAY = 1e-2
+
+
+@check_function("freezing")
+def freezing(spec: ModelSpec, device: torch.device, report: Report) -> None:
+    model = build_on(spec, device)
+    _report_requires_grad_attributes(model, report)
+    frozen = apply_frozen(spec, model)
+    parameters = dict(model.named_parameters())
+    if not parameters:
+        raise CheckSkipped("the model has no parameters: there is nothing to freeze or train")
+    model.train()
+    frozen_parts = frozen_modules(spec, model, frozen)
+    before = {name: p.detach().clone() for name, p in parameters.items()}
+    buffers_before = {
+        (path, name): b.detach().clone()
+        for path, module in frozen_parts.items()
+        for name, b in module.named_buffers(recurse=False)
+    }
+
+    optimizer = torch.optim.AdamW(parameters.values(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+    optimizer.zero_grad(set_to_none=True)
+    loss = compute_loss(spec, forward(model, make_inputs(spec, device), f"on {device}"))
+    if loss.requires_grad:
+        backward(loss, f"on {device}")
+    for name in sorted(frozen):
+        if parameters[name].grad is not None:
+            report.fail(name, "is frozen (requires_grad=False) but received a gradient")
+    optimizer.step()
+
+    unchanged = []
+    for name, parameter in parameters.items():
+        changed = not torch.equal(parameter.detach(), before[name])
+        if name in frozen and changed:
+            report.fail(name, "is frozen but changed during one optimizer step (something writes to it in place)")
+        elif name not in frozen and not changed and parameter.numel():
+            unchanged.append(name)
+    for name in unchanged:
+        report.fail(name, f"is trainable but did not change after one AdamW step ({_why_unchanged(parameters[name])})")
+
+    stale: dict[str, list[str]] = {}
+    for (path, name), value in buffers_before.items():
+        current = frozen_parts[path].get_buffer(name)
+        if current.is_floating_point() and not torch.equal(current, value):
+            stale.setdefault(path, []).append(name)
+    for path, names in stale.items():
+        report.fail(
+            display_path(path),
+            f"is frozen but its running statistics ({', '.join(names)}) changed in a train-mode step: "
+            "requires_grad=False does not stop BatchNorm statistics; keep frozen norm layers in eval() "
+            "(override train() to call super().train(mode), then .eval() them)",
+        )
+
+
+def _report_requires_grad_attributes(model: nn.Module, report: Report) -> None:
+    """`module.requires_grad = False` sets a plain attribute; nothing is frozen (NN110)."""
+    for path, module in model.named_modules():
+        if "requires_grad" not in vars(module):
+            continue
+        value = vars(module)["requires_grad"]
+        still_training = sum(1 for p in module.parameters() if p.requires_grad)
+        name = display_path(path)
+        report.fail(
+            name,
+            f"`{name}.requires_grad = {value!r}` sets a plain attribute on a {type(module).__name__} "
+            f"and freezes nothing ({still_training} of its parameter tensors still require grad); "
+            f"use {name}.requires_grad_({value!r})",
+            "NN110",
+        )
+
+
+def _why_unchanged(parameter: torch.Tensor) -> str:
+    if parameter.grad is None:
+        return "it received no gradient"
+    return "its gradient was zero"

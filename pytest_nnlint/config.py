@@ -1,0 +1,105 @@
+"""`[tool.nnlint.models.NAME]` tables in pyproject.toml -> ModelSpecs (validated, torch-free)."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from pytest_nnlint.spec import ImportedCallable, ModelSpec, SpecError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+# key -> what it must be (used both to validate and to phrase the error)
+MODEL_KEYS: dict[str, str] = {
+    "factory": "a 'package.module:callable' string",
+    "inputs": "a 'package.module:callable' string",
+    "loss": "a 'package.module:callable' string",
+    "frozen": "a list of parameter-name patterns",
+    "devices": "a list of device names",
+    "checks": "a list of check names",
+    "rtol": "a non-negative number",
+    "atol": "a non-negative number",
+    "seed": "an integer",
+}
+REQUIRED_KEYS = ("factory", "inputs")
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+def read_pyproject(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parsed file, or SpecError naming the file and the TOML problem."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: invalid TOML: {exc}") from None
+
+
+def model_tables(pyproject: dict[str, Any], path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The `[tool.nnlint.models]` table ({} when absent)."""
+    models = pyproject.get("tool", {}).get("nnlint", {}).get("models", {})
+    if not isinstance(models, dict):
+        raise SpecError(f"{path}: [tool.nnlint] models must be a table of [tool.nnlint.models.NAME] tables")
+    return models
+
+
+def load_model_specs(path: str | os.PathLike[str]) -> list[ModelSpec]:
+    """Every model configured in this pyproject.toml, validated; imports nothing of the user's."""
+    path = Path(path)
+    models = model_tables(read_pyproject(path), path)
+    return [_spec_from_table(name, table, path) for name, table in models.items()]
+
+
+def _spec_from_table(name: str, table: Any, path: Path) -> ModelSpec:
+    section = f"{path} [tool.nnlint.models.{name}]"
+    if not _NAME_PATTERN.match(name):
+        raise SpecError(f"{section}: model name {name!r} may only use letters, digits, '_', '-' and '.'")
+    if not isinstance(table, dict):
+        raise SpecError(f"{section}: expected a table, got {table!r}")
+    for key in table:
+        if key not in MODEL_KEYS:
+            raise SpecError(
+                f"{section}: unknown key {key!r} (expected one of: {', '.join(MODEL_KEYS)})"
+            )
+    for key in REQUIRED_KEYS:
+        if key not in table:
+            raise SpecError(f"{section}: missing required key {key!r} ({MODEL_KEYS[key]})")
+    for key, value in table.items():
+        _check_type(section, key, value)
+
+    root = str(path.parent.resolve())
+
+    def target(key: str) -> ImportedCallable:
+        return ImportedCallable(table[key], where=f"{section} {key}", search_path=root)
+
+    return ModelSpec(
+        name=name,
+        factory=target("factory"),
+        inputs=target("inputs"),
+        loss=target("loss") if "loss" in table else None,
+        frozen=tuple(table.get("frozen", ())),
+        devices=tuple(table["devices"]) if "devices" in table else None,
+        checks=tuple(table["checks"]) if "checks" in table else None,
+        rtol=table.get("rtol"),
+        atol=table.get("atol"),
+        seed=table.get("seed", 0),
+        source=section,
+    )
+
+
+def _check_type(section: str, key: str, value: Any) -> None:
+    if key in ("factory", "inputs", "loss"):
+        ok = isinstance(value, str)
+    elif key in ("frozen", "devices", "checks"):
+        ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    elif key in ("rtol", "atol"):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+    else:  # seed
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    if not ok:
+        raise SpecError(f"{section}: {key} = {value!r} is invalid: expected {MODEL_KEYS[key]}")
