@@ -3,6 +3,7 @@ suppress findings."""
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Callable, Sequence
 
@@ -18,6 +19,7 @@ from nnlint.rule import Rule, handler_methods
 from nnlint.semantic import collect_facts
 from nnlint.suppression import file_directive, line_suppressions
 
+_PARSER_PREFIX = re.compile(r"^(?:parser error: )?(?:error at \d+:\d+: )?")
 Handler = Callable[[cst.CSTNode], object]
 BUG_HINT = "this is a bug in nnlint; please report it with the file that triggers it"
 
@@ -69,9 +71,9 @@ class Engine:
         try:
             tree = cst.parse_module(source)
         except cst.ParserSyntaxError as exc:
-            message = exc.message.splitlines()[0] if exc.message else "invalid syntax"
+            message = _PARSER_PREFIX.sub("", exc.message.splitlines()[0]) if exc.message else "invalid syntax"
             result.errors.append(
-                FileError(path, f"syntax error: {message}", exc.raw_line, exc.raw_column + 1, "syntax")
+                FileError(path, f"syntax error: {message}", exc.editor_line, exc.editor_column, "syntax")
             )
             return result
         except RecursionError:

@@ -23,10 +23,13 @@ def explain_unregistered(item: Reached) -> str:
     attribute = item.path.rsplit(".", 1)[-1].split("[", 1)[0]
     held_in = f"held in a plain {item.container}" if item.container else "a plain attribute"
     if item.rule == "NN104":
+        if any(True for _ in item.value.parameters()) or any(True for _ in item.value.buffers()):
+            consequence = "its parameters and buffers are missing from .parameters() and state_dict(), and .to()/.eval() never reach it"
+        else:
+            consequence = ".to()/.eval()/.train() never reach it"
         return (
-            f"{type(item.value).__name__} {held_in} is not a registered submodule: its parameters "
-            "are missing from .parameters(), state_dict() and .to()/.eval(); use nn.ModuleList / "
-            "nn.ModuleDict"
+            f"{type(item.value).__name__} {held_in} is not a registered submodule: {consequence}; "
+            "use nn.ModuleList / nn.ModuleDict"
         )
     tensor = item.value
     described = f"{'nn.Parameter' if item.kind == 'parameter' else 'tensor'} {tuple(tensor.shape)} {tensor.dtype}"

@@ -1,0 +1,178 @@
+"""One `nnlint check` run: settings, discovery, linting, reporting, exit code."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import IO
+
+from nnlint.findings import FileError, FileResult
+from nnlint.settings import ConfigError, Settings, load_settings, with_overrides
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+@dataclass
+class CheckOptions:
+    paths: list[str]
+    config: Path | None = None
+    isolated: bool = False
+    select: list[str] | None = None
+    extend_select: list[str] | None = None
+    ignore: list[str] | None = None
+    per_file_ignores: list[str] | None = None
+    exclude: list[str] | None = None
+    extend_exclude: list[str] | None = None
+    force_exclude: bool | None = None
+    respect_gitignore: bool | None = None
+    stdin_filename: str | None = None
+    output_format: str | None = None
+    statistics: bool = False
+    exit_zero: bool = False
+    quiet: bool = False
+    show_settings: bool = False
+    show_files: bool = False
+    jobs: int | None = None
+
+
+def _per_file_ignores(values: list[str] | None) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
+    if values is None:
+        return None
+    parsed = []
+    for value in values:
+        pattern, sep, codes = value.rpartition(":")
+        if not sep or not pattern or not codes.strip():
+            raise ConfigError(f"--per-file-ignores {value!r}: expected PATTERN:CODES, e.g. 'tests/*:NN201'")
+        parsed.append((pattern, tuple(c.strip() for c in codes.split(",") if c.strip())))
+    return tuple(parsed)
+
+
+def resolve_settings(options: CheckOptions) -> Settings:
+    settings = load_settings(options.config, options.isolated)
+    tup = lambda v: None if v is None else tuple(v)  # noqa: E731
+    per_file = _per_file_ignores(options.per_file_ignores)
+    if options.jobs is not None and options.jobs < 1:
+        raise ConfigError(f"--jobs {options.jobs}: expected a positive integer")
+    return with_overrides(
+        settings,
+        select=tup(options.select),
+        extend_select=tup(options.extend_select),
+        ignore=tup(options.ignore),
+        per_file_ignores=None if per_file is None else settings.per_file_ignores + per_file,
+        exclude=tup(options.exclude),
+        extend_exclude=None if options.extend_exclude is None else settings.extend_exclude + tuple(options.extend_exclude),
+        force_exclude=options.force_exclude,
+        respect_gitignore=options.respect_gitignore,
+        output_format=options.output_format,
+        jobs=options.jobs,
+    )
+
+
+def run_check(options: CheckOptions, out: IO[str], err: IO[str]) -> int:
+    from nnlint.registry import Registry
+
+    try:
+        settings = resolve_settings(options)
+        registry = Registry.with_plugins()
+    except (ConfigError, ValueError) as exc:
+        err.write(f"nnlint: error: {exc}\n")
+        return EXIT_ERROR
+    except Exception as exc:  # a broken rule pack
+        err.write(f"nnlint: error: {exc}\n")
+        return EXIT_ERROR
+
+    if options.show_settings:
+        for field in fields(settings):
+            out.write(f"{field.name.replace('_', '-')} = {getattr(settings, field.name)!r}\n")
+        return EXIT_CLEAN
+
+    warnings: list[str] = []
+    from nnlint.registry import Selection
+
+    Selection(registry, settings, warnings)  # validates selectors up front
+
+    if options.paths == ["-"]:
+        results, checked, sources = _lint_stdin(options, settings, registry, warnings)
+    else:
+        results, checked, sources, early = _lint_files(options, settings, registry, warnings, out)
+        if early is not None:
+            return early
+
+    if not options.quiet:
+        for warning in dict.fromkeys(warnings):
+            err.write(f"nnlint: warning: {warning}\n")
+
+    from nnlint.report import Report, formatter, write_statistics
+
+    results.sort(key=lambda r: r.path)
+    report = Report(results, checked, sources)
+    if options.statistics:
+        write_statistics(report, out)
+    else:
+        fmt = settings.output_format
+        if options.quiet and fmt in ("text", "concise"):
+            from nnlint.report.text import _error_line, _line, _ordered
+            from nnlint.findings import Finding
+
+            for item in _ordered(report):
+                out.write((_line(item) if isinstance(item, Finding) else _error_line(item)) + "\n")
+        else:
+            formatter(fmt)(report, out)
+    out.flush()
+    if report.errors:
+        return EXIT_ERROR
+    if report.findings and not options.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def _lint_stdin(options, settings, registry, warnings):  # type: ignore[no-untyped-def]
+    from nnlint.discovery import _Excluder
+    from nnlint.runner import FileLinter
+    from nnlint.sources import SourceError, decode
+
+    path = options.stdin_filename or "-"
+    if options.stdin_filename and settings.force_exclude:
+        if _Excluder(settings).excluded(Path(path).absolute(), False):
+            return [], 0, {}
+    data = sys.stdin.buffer.read()
+    linter = FileLinter(settings, registry, [Path.cwd()])
+    try:
+        source = decode(data)
+    except SourceError as exc:
+        return [FileResult(path, errors=[FileError(path, exc.message, exc.line, None, exc.kind)])], 1, {}
+    result = linter.lint_text(source.text, path, Path(path) if options.stdin_filename else None)
+    warnings.extend(linter.warnings)
+    return [result], 1, {path: source.text}
+
+
+def _lint_files(options, settings, registry, warnings, out):  # type: ignore[no-untyped-def]
+    from nnlint.discovery import discover
+    from nnlint.runner import lint_paths
+
+    found = discover(options.paths, settings)
+    results: list[FileResult] = [
+        FileResult(p, errors=[FileError(p, "no such file or directory", kind="io")]) for p in found.missing
+    ]
+    results += [FileResult(p, errors=[FileError(p, reason, kind="io")]) for p, reason in found.errors]
+    if options.show_files:
+        for path in found.files:
+            out.write(f"{path}\n")
+        return results, 0, {}, EXIT_CLEAN
+    if not found.files and not results:
+        warnings.append(f"no Python files found under {', '.join(options.paths)}")
+    results += list(lint_paths(found.files, settings, registry, options.jobs))
+    sources: dict[str, str] = {}
+    if settings.output_format == "full":
+        from nnlint.sources import SourceError, read_source
+
+        for result in results:
+            if result.findings:
+                try:
+                    sources[result.path] = read_source(result.path).text
+                except SourceError:
+                    pass
+    for result in results:
+        warnings.extend(result.warnings)
+    return results, len(found.files), sources, None
