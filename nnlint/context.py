@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from nnlint.findings import Fix
 from nnlint.project import ClassHierarchy
 from nnlint.semantic import ClassInfo, FileFacts
 
 if TYPE_CHECKING:
     from nnlint.flow import FunctionFlow
-    from nnlint.rule import Rule
+    from nnlint.rule import NodeFix, Rule
 
 # Nodes whose entry and exit the engine tracks, so rules can ask where they are.
 SCOPE_TYPES: frozenset[type[cst.CSTNode]] = frozenset({cst.ClassDef, cst.FunctionDef, cst.Lambda})
@@ -30,7 +29,7 @@ class RawFinding:
     node: cst.CSTNode
     statement: cst.CSTNode | None
     message: str
-    fix: Fix | None
+    fix: NodeFix | None
 
 
 class FileContext:
@@ -69,7 +68,7 @@ class FileContext:
         elif node_type in STATEMENT_TYPES:
             self.statements.pop()
 
-    def add_finding(self, rule: Rule, node: cst.CSTNode, message: str, fix: Fix | None) -> None:
+    def add_finding(self, rule: Rule, node: cst.CSTNode, message: str, fix: NodeFix | None) -> None:
         statement = self.statements[-1] if self.statements else None
         self.raw_findings.append(RawFinding(rule, node, statement, message, fix))
 

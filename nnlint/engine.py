@@ -13,6 +13,7 @@ from nnlint import walker
 from nnlint.context import TRACKED_TYPES, FileContext
 from nnlint.flow import FlowCollector
 from nnlint.findings import FileError, FileResult, Finding
+from nnlint.fixes import to_text_fix
 from nnlint.positions import node_ranges
 from nnlint.project import ClassHierarchy
 from nnlint.rule import Rule, handler_methods
@@ -143,6 +144,9 @@ class Engine:
         if not raw:
             return
         wanted = {item.node for item in raw} | {item.statement for item in raw if item.statement is not None}
+        for item in raw:
+            if item.fix is not None:
+                wanted.update(old for old, _ in item.fix.replacements)
         try:
             ranges = node_ranges(ctx.module, wanted)
         except RecursionError:
@@ -172,7 +176,7 @@ class Engine:
                     code=item.rule.code,
                     name=item.rule.name,
                     message=item.message,
-                    fix=item.fix,
+                    fix=to_text_fix(ctx.module, item.fix, ranges) if item.fix is not None else None,
                 )
             )
         result.findings.sort(key=Finding.sort_key)

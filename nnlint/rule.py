@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 import libcst as cst
 
-from nnlint.findings import Fix
 
 if TYPE_CHECKING:
     from nnlint.context import FileContext
@@ -23,6 +22,17 @@ if TYPE_CHECKING:
 _CODE = re.compile(r"^[A-Z]{1,4}[0-9]{3,4}$")
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 ERROR_MARK = "# error"
+
+
+@dataclass(frozen=True)
+class NodeFix:
+    """A fix as a rule expresses it: replace nodes by new nodes (or source text), and add the
+    imports the new code needs (``"import copy"``). The engine turns it into text edits."""
+
+    description: str
+    applicability: str  # "safe" or "unsafe"
+    replacements: tuple[tuple[cst.CSTNode, cst.CSTNode | str], ...]
+    imports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,7 @@ class Rule:
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
 
-    def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None) -> None:
+    def report(self, node: cst.CSTNode, message: str, fix: NodeFix | None = None) -> None:
         self.ctx.add_finding(self, node, message, fix)
 
     # -- class-level helpers ---------------------------------------------------------------

@@ -6,7 +6,7 @@ from nnlint import walker
 from nnlint.flow import AssignEvent, CallEvent, FunctionFlow
 from nnlint.modes import ModeModel, is_training_step
 from nnlint.names import dotted_name
-from nnlint.rule import Rule
+from nnlint.rule import Invalid, NodeFix, Rule
 
 _SHALLOW_COPIES = frozenset({"dict", "copy.copy", "collections.OrderedDict", "OrderedDict"})
 _SAVE_CALLS = frozenset({"torch.save"})
@@ -62,7 +62,14 @@ class StateDictSnapshotAlias(Rule):
     INVALID = [
         "import torch.nn as nn\n\nmodel = nn.Linear(4, 2)\nparameter = model.state_dict()  # error\nfor x, y in loader:\n    loss = (model(x) - y).pow(2).mean()\n    loss.backward()\n    optimizer.step()\nmodel.load_state_dict(parameter)\n",
         "def fit(model, opt, loader, evaluate):\n    best_acc, best_state = 0.0, None\n    for epoch in range(10):\n        for x, y in loader:\n            opt.zero_grad()\n            model(x, y).backward()\n            opt.step()\n        acc = evaluate(model)\n        if acc > best_acc:\n            best_acc = acc\n            best_state = model.state_dict().copy()  # error\n    model.load_state_dict(best_state)\n",
-        "import copy\n\ndef fit(model, opt, loader):\n    snapshot = copy.copy(model.state_dict())  # error\n    for x, y in loader:\n        model(x, y).backward()\n        opt.step()\n    return snapshot\n",
+        Invalid(
+            "import copy\n\ndef fit(model, opt, loader):\n    snapshot = copy.copy(model.state_dict())  # error\n    for x, y in loader:\n        model(x, y).backward()\n        opt.step()\n    return snapshot\n",
+            fixed="import copy\n\ndef fit(model, opt, loader):\n    snapshot = copy.deepcopy(model.state_dict())  # error\n    for x, y in loader:\n        model(x, y).backward()\n        opt.step()\n    return snapshot\n",
+        ),
+        Invalid(
+            "import torch\n\ndef fit(model, opt, loader):\n    best = model.state_dict()  # error\n    for x, y in loader:\n        model(x, y).backward()\n        opt.step()\n    return best\n",
+            fixed="import torch\nimport copy\n\ndef fit(model, opt, loader):\n    best = copy.deepcopy(model.state_dict())  # error\n    for x, y in loader:\n        model(x, y).backward()\n        opt.step()\n    return best\n",
+        ),
         "def fit(model, opt, loader, evaluate):\n    best_model = None\n    for x, y in loader:\n        model(x, y).backward()\n        opt.step()\n        if evaluate(model):\n            best_model = model  # error\n    return best_model\n",
     ]
 
@@ -113,7 +120,18 @@ class StateDictSnapshotAlias(Rule):
                     f"training continues and changes it too; keep "
                     f"`copy.deepcopy({source}.state_dict())` instead"
                 )
-            self.report(event.value, message)  # type: ignore[arg-type]
+            self.report(event.value, message, fix=self._fix(event.value, source))  # type: ignore[arg-type]
+
+    def _fix(self, value: cst.BaseExpression, source: str) -> NodeFix:
+        """`copy.deepcopy(<model>.state_dict())`, in the file's own spelling of deepcopy."""
+        deepcopy, imports = "copy.deepcopy", ("import copy",)
+        for local, target in self.ctx.facts.aliases.items():
+            if target == "copy.deepcopy":
+                deepcopy, imports = local, ()
+                break
+            if target == "copy":
+                deepcopy, imports = f"{local}.deepcopy", ()
+        return NodeFix(f"snapshot with `{deepcopy}`", "safe", ((value, f"{deepcopy}({source})"),), imports)
 
     def _trains(self, modes: ModeModel, flow: FunctionFlow, event: CallEvent) -> bool:
         if is_training_step(event):

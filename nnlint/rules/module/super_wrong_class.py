@@ -3,7 +3,7 @@ from __future__ import annotations
 import libcst as cst
 
 from nnlint.names import dotted_name
-from nnlint.rule import Rule
+from nnlint.rule import Invalid, NodeFix, Rule
 from nnlint.semantic import ClassInfo
 
 
@@ -38,9 +38,15 @@ class SuperWrongClass(Rule):
         "class Model:\n    def __init__(self):\n        super(type(self), self).__init__()\n",
     ]
     INVALID = [
-        "import torch.nn as nn\n\nclass Model(nn.Module):\n    def __init__(self):\n        super(CNN, self).__init__()  # error\n",
+        Invalid(
+            "import torch.nn as nn\n\nclass Model(nn.Module):\n    def __init__(self):\n        super(CNN, self).__init__()  # error\n",
+            fixed="import torch.nn as nn\n\nclass Model(nn.Module):\n    def __init__(self):\n        super().__init__()  # error\n",
+        ),
         "import torch.nn as nn\n\nclass CNN(nn.Module):\n    pass\n\nclass Model(nn.Module):\n    def forward(self, x):\n        return super(CNN, self).forward(x)  # error\n",
-        "from torch import nn\n\nclass Model(nn.Module):\n    def __init__(self):\n        super.__init__()  # error\n",
+        Invalid(
+            "from torch import nn\n\nclass Model(nn.Module):\n    def __init__(self):\n        super.__init__()  # error\n",
+            fixed="from torch import nn\n\nclass Model(nn.Module):\n    def __init__(self):\n        super().__init__()  # error\n",
+        ),
     ]
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -51,6 +57,7 @@ class SuperWrongClass(Rule):
                     node,
                     "`super.__init__()` calls the builtin `super` type's __init__ and initialises "
                     "nothing; write `super().__init__()`",
+                    fix=NodeFix("call `super()`", "safe", ((func.value, "super()"),)),
                 )
             return
         if not (isinstance(func, cst.Name) and func.value == "super" and len(node.args) == 2):
@@ -62,9 +69,10 @@ class SuperWrongClass(Rule):
         if named == info.name or self._may_be_ancestor(info, named):
             return
         self.report(
-            node.args[0],
+            node,
             f"`super({named}, self)` in class `{info.name}` names `{named}`, which is not "
             f"`{info.name}` or one of its bases; use `super()` (or `super({info.name}, self)`)",
+            fix=NodeFix(f"replace `super({named}, self)` with `super()`", "safe", ((node, "super()"),)),
         )
 
     def _may_be_ancestor(self, info: ClassInfo, named: str) -> bool:

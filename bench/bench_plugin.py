@@ -1,0 +1,107 @@
+"""Cost of pytest_nnlint's full check suite, as a ratio to one training step of the same model.
+
+    python bench/bench_plugin.py [--device cpu] [--repeats 7]
+
+Model: a small CNN with BatchNorm (batch 16, 3x32x32). "One step" is forward + default loss +
+backward on an existing instance; "suite" is every check that applies to the device
+(`pytest_nnlint.run_all`), each building its own fresh instances. Both are measured in this one
+run (median of repeats after a warm-up), so the ratio does not depend on the machine's speed.
+Target: ratio <= 10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from pytest_nnlint import ModelSpec, run_all, run_check  # noqa: E402
+from pytest_nnlint.checks import CHECKS  # noqa: E402
+from pytest_nnlint.spec import ACCELERATOR_ONLY_CHECKS  # noqa: E402
+
+BATCH = 16
+TARGET_RATIO = 10.0
+
+
+class SmallCNN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+        )
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(0.1), nn.Linear(32, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def inputs(device: torch.device) -> torch.Tensor:
+    return torch.randn(BATCH, 3, 32, 32, device=device)
+
+
+def median_seconds(action: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        action()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    spec = ModelSpec("small-cnn", factory=SmallCNN, inputs=inputs)
+
+    model = SmallCNN().to(device).train()
+    batch = inputs(device)
+
+    def training_step() -> None:
+        model.zero_grad(set_to_none=True)
+        model(batch).sum().backward()
+
+    step = median_seconds(training_step, args.repeats * 3)
+    names = [n for n in CHECKS if not (n in ACCELERATOR_ONLY_CHECKS and device.type == "cpu")]
+    per_check = {name: median_seconds(lambda n=name: run_check(n, spec, device), args.repeats) for name in names}
+    suite = median_seconds(lambda: run_all(spec, devices=[device]), args.repeats)
+    outcomes = run_all(spec, devices=[device])
+    failed = [o for o in outcomes if o.status == "failed"]
+
+    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, batch {BATCH}x3x32x32")
+    print(f"{'what':<28}{'median ms':>12}{'x step':>10}")
+    print(f"{'forward+backward step':<28}{step * 1e3:>12.2f}{1.0:>10.2f}")
+    for name, seconds in per_check.items():
+        print(f"{'  ' + name:<28}{seconds * 1e3:>12.2f}{seconds / step:>10.2f}")
+    ratio = suite / step
+    print(f"{'full suite (run_all)':<28}{suite * 1e3:>12.2f}{ratio:>10.2f}")
+    print(f"ratio {ratio:.2f} (target <= {TARGET_RATIO:g}); outcomes: "
+          + ", ".join(f"{o.check}={o.status}" for o in outcomes))
+    for outcome in failed:
+        print(outcome.message)
+    return 0 if ratio <= TARGET_RATIO and not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

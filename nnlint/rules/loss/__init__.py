@@ -1,0 +1,3 @@
+"""NN6xx: losses and activations. code -> (name, on by default, "module:Class")."""
+
+RULES: dict[str, tuple[str, bool, str]] = {}
