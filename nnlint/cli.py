@@ -1,12 +1,15 @@
 """argv -> Settings -> run -> report -> exit code. Nothing else.
 
 Exit codes: 0 no findings; 1 findings; 2 a usage or configuration error, or any file that could
-not be linted (its problem is reported and the other files are still linted).
+not be linted (its problem is reported and the other files are still linted). With `--fix`, 0 when
+no findings remain (1 with `--exit-non-zero-on-fix` if a file changed); with `--diff`, 1 when a
+fix would change a file; 2 also when a fix was refused because its result would not parse.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import IO
@@ -36,7 +39,8 @@ def _check_parser() -> argparse.ArgumentParser:
         prog="nnlint",
         description="Find PyTorch model bugs before they cost a training run. "
         "`nnlint rule CODE` explains a rule; `nnlint rule --all` lists them.",
-        epilog="Exit codes: 0 no findings, 1 findings, 2 usage/configuration error or a file that could not be linted.",
+        epilog="Exit codes: 0 no findings (after --fix: none remaining), 1 findings (--diff: changes to make), "
+        "2 usage/configuration error, a file that could not be linted or a fix refused.",
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to lint (default: .); - reads stdin")
     rules = parser.add_argument_group("rule selection")
@@ -50,6 +54,12 @@ def _check_parser() -> argparse.ArgumentParser:
     files.add_argument("--force-exclude", action="store_true", default=None, help="apply excludes to files named on the command line too (for pre-commit)")
     files.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false", default=None, help="do not skip files that .gitignore ignores")
     files.add_argument("--stdin-filename", metavar="PATH", help="the name of the file read from stdin (for messages and per-file ignores)")
+    fixing = parser.add_argument_group("fixes")
+    fixing.add_argument("--fix", action="store_true", help="apply safe fixes in place, then report what remains")
+    fixing.add_argument("--no-fix", dest="fix", action="store_false", help="do not apply fixes (undoes an earlier --fix)")
+    fixing.add_argument("--unsafe-fixes", action="store_true", help="also apply unsafe fixes with --fix/--diff; without them, mark them fixable [*]")
+    fixing.add_argument("--diff", action="store_true", help="print a unified diff of the fixes instead of writing them (exit 1 if any)")
+    fixing.add_argument("--exit-non-zero-on-fix", action="store_true", help="exit 1 when --fix changed a file, even if no findings remain")
     output = parser.add_argument_group("output")
     output.add_argument("--output-format", choices=OUTPUT_FORMATS, default=None, help="how to print findings (default: text)")
     output.add_argument("--statistics", action="store_true", help="print a count per rule instead of the findings")
@@ -102,6 +112,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_CLEAN
+    except Exception as exc:  # a bug: say so on one line, never a bare traceback
+        sys.stderr.write(
+            f"nnlint: internal error: {type(exc).__name__}: {exc}; this is a bug in nnlint, please "
+            "report it (run with NNLINT_DEBUG=1 for the traceback)\n"
+        )
+        if os.environ.get("NNLINT_DEBUG"):
+            raise
+        return EXIT_ERROR
 
 
 def _check(args: argparse.Namespace, out: IO[str]) -> int:
@@ -127,5 +145,9 @@ def _check(args: argparse.Namespace, out: IO[str]) -> int:
         show_settings=args.show_settings,
         show_files=args.show_files,
         jobs=args.jobs,
+        fix=args.fix,
+        unsafe_fixes=args.unsafe_fixes,
+        diff=args.diff,
+        exit_non_zero_on_fix=args.exit_non_zero_on_fix,
     )
     return run_check(options, out, sys.stderr)

@@ -15,7 +15,7 @@ from pathlib import Path
 from nnlint.gitignore import GitIgnore, git_root
 from nnlint.settings import Settings
 
-PYTHON_SUFFIXES = (".py", ".pyi")
+PYTHON_SUFFIXES = (".py", ".pyi", ".ipynb")  # notebooks: see nnlint/notebooks.py
 
 
 @dataclass
@@ -45,8 +45,6 @@ class _Excluder:
         for pattern in self.patterns:
             pattern = pattern.rstrip("/")
             if fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(relative, pattern):
-                return True
-            if fnmatch.fnmatchcase(relative, pattern + "/*"):
                 return True
         return False
 

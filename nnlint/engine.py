@@ -3,6 +3,7 @@ suppress findings."""
 
 from __future__ import annotations
 
+import ast
 import re
 import traceback
 from collections.abc import Callable, Sequence
@@ -23,6 +24,34 @@ from nnlint.suppression import file_directive, line_suppressions
 _PARSER_PREFIX = re.compile(r"^(?:parser error: )?(?:error at \d+:\d+: )?")
 Handler = Callable[[cst.CSTNode], object]
 BUG_HINT = "this is a bug in nnlint; please report it with the file that triggers it"
+
+
+def _syntax_error(path: str, source: str, exc: cst.ParserSyntaxError) -> FileError:
+    """Report where CPython says the error is (its messages and positions are the ones users
+    know); if CPython accepts the file, LibCST does not support its syntax yet."""
+    try:
+        compile(source, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as py_error:
+        return FileError(path, f"syntax error: {py_error.msg}", py_error.lineno, py_error.offset, "syntax")
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    else:
+        message = _PARSER_PREFIX.sub("", exc.message.splitlines()[0]) if exc.message else "invalid syntax"
+        return FileError(
+            path, f"cannot parse (syntax not supported by LibCST {_libcst_version()}): {message}",
+            exc.editor_line, exc.editor_column, "syntax",
+        )
+    message = _PARSER_PREFIX.sub("", exc.message.splitlines()[0]) if exc.message else "invalid syntax"
+    return FileError(path, f"syntax error: {message}", exc.editor_line, exc.editor_column, "syntax")
+
+
+def _libcst_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("libcst")
+    except PackageNotFoundError:  # pragma: no cover
+        return "?"
 
 
 class _Dispatch:
@@ -72,10 +101,7 @@ class Engine:
         try:
             tree = cst.parse_module(source)
         except cst.ParserSyntaxError as exc:
-            message = _PARSER_PREFIX.sub("", exc.message.splitlines()[0]) if exc.message else "invalid syntax"
-            result.errors.append(
-                FileError(path, f"syntax error: {message}", exc.editor_line, exc.editor_column, "syntax")
-            )
+            result.errors.append(_syntax_error(path, source, exc))
             return result
         except RecursionError:
             result.errors.append(FileError(path, "cannot parse: nesting is too deep", kind="syntax"))

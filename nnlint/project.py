@@ -36,8 +36,9 @@ def module_name_for(path: Path) -> tuple[str, bool, Path]:
 
 
 class ClassHierarchy:
-    def __init__(self, summarise: Summariser, roots: Iterable[Path] = ()) -> None:
+    def __init__(self, summarise: Summariser, roots: Iterable[Path] = (), extra_bases: Iterable[str] = ()) -> None:
         self._summarise = summarise
+        self._extra_bases = frozenset(extra_bases)  # `extend-module-bases` from the settings
         self._roots: list[Path] = []
         self._summaries: dict[str, ModuleSummary | None] = {}
         self._verdicts: dict[str, bool] = {}
@@ -89,7 +90,7 @@ class ClassHierarchy:
         return self._is_module(qualname, 0, set())
 
     def _is_module(self, qualname: str, depth: int, seen: set[str]) -> bool:
-        if is_torch_module_name(qualname):
+        if is_torch_module_name(qualname) or qualname in self._extra_bases:
             return True
         if qualname in self._verdicts:
             return self._verdicts[qualname]
