@@ -84,6 +84,14 @@ class _Excluder:
         return self.by_pattern(path) or self.by_gitignore(path, is_dir)
 
 
+def _is_regular_file(entry: os.DirEntry[str]) -> bool:
+    """Only regular files: reading a FIFO or a device named `x.py` would block or never end."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
 def discover(paths: list[str], settings: Settings) -> Discovered:
     found = Discovered()
     excluder = _Excluder(settings)
@@ -108,7 +116,7 @@ def discover(paths: list[str], settings: Settings) -> Discovered:
             add(path)
             continue
         if not path.is_dir():
-            found.errors.append((raw, "not a file or directory (broken symlink?)"))
+            found.errors.append((raw, "not a regular file or directory (a broken symlink, a FIFO or a device?)"))
             continue
         if settings.force_exclude and excluder.excluded(absolute, True):
             continue
@@ -136,7 +144,7 @@ def discover(paths: list[str], settings: Settings) -> Discovered:
                     continue
                 if is_dir:
                     subdirs.append(child)
-                elif entry.name.endswith(PYTHON_SUFFIXES):
+                elif entry.name.endswith(PYTHON_SUFFIXES) and _is_regular_file(entry):
                     add(child)
             stack.extend(reversed(subdirs))
     found.files.sort(key=lambda p: p.as_posix())

@@ -2,9 +2,15 @@ from __future__ import annotations
 
 import libcst as cst
 
+from typing import TYPE_CHECKING
+
 from nnlint import walker
+from nnlint.names import dotted_name
 from nnlint.patterns import module_class_call, self_attribute, tensor_factory_call
 from nnlint.rule import Rule
+
+if TYPE_CHECKING:
+    from nnlint.context import FileContext
 
 _PARAMETER = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
 
@@ -18,8 +24,20 @@ def _is_parent_init_call(node: cst.CSTNode) -> bool:
     receiver = node.func.value
     if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Name) and receiver.func.value == "super":
         return True
-    # Explicit form: Base.__init__(self, ...)
-    return bool(node.args) and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == "self"
+    # Explicit form: `Base.__init__(self, ...)`, `nn.Module.__init__(self)`.
+    if node.args and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == "self":
+        return True
+    # A class's __init__ called without self (transformers' modular templates write
+    # `nn.Module.__init__()`): an explicit, deliberate parent call either way.
+    name = dotted_name(receiver)
+    return name is not None and name.rpartition(".")[2][:1].isupper()
+
+
+def is_modular_template(ctx: FileContext) -> bool:
+    """transformers' `modular_*.py` model definitions are templates that a code generator expands
+    (it moves `super().__init__()` to the top); they are not executed as written."""
+    name = ctx.path.replace("\\", "/").rpartition("/")[2]
+    return name.startswith("modular_") and any(".modeling_" in target for target in ctx.facts.aliases.values())
 
 
 def _is_stub(body: cst.BaseSuite) -> bool:
@@ -41,6 +59,7 @@ def _is_stub(body: cst.BaseSuite) -> bool:
 class MissingSuperInit(Rule):
     code = "NN102"
     name = "missing-super-init"
+    triggers = ("__init__",)  # only classes that define `__init__` are examined
     summary = "a Module's `__init__` never calls the parent `__init__`, or registers state before it"
     what = (
         "Flags an `nn.Module` subclass whose `__init__` never calls `super().__init__()` (or an "
@@ -50,7 +69,10 @@ class MissingSuperInit(Rule):
     why = (
         "`nn.Module.__init__` creates the dictionaries that hold parameters, buffers and "
         "submodules. Without it the first `self.fc = nn.Linear(...)` raises `AttributeError: cannot "
-        "assign module before Module.__init__() call`; a Parameter assigned early raises the same way."
+        "assign module before Module.__init__() call`; a Parameter assigned early raises the same way; "
+        "a module that never initialises fails later in `repr()`, `.to()` or `.modules()`. "
+        "transformers' `modular_*.py` templates (expanded by a code generator that reorders "
+        "`__init__`) are skipped."
     )
     use_instead = (
         "class Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
@@ -78,6 +100,8 @@ class MissingSuperInit(Rule):
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         info = self.ctx.facts.class_of_node.get(node)
         if info is None or "__init__" not in info.methods or not self.ctx.is_module_class(info):
+            return
+        if is_modular_template(self.ctx):
             return
         init = info.methods["__init__"]
         if _is_stub(init.body):
