@@ -1,8 +1,8 @@
 """Cost of pytest_nnlint's full check suite, as a ratio to one training step of the same model.
 
-    python bench/bench_plugin.py [--device cpu] [--repeats 7]
+    python bench/bench_plugin.py [--device cpu] [--batch 16] [--repeats 7]
 
-Model: a small CNN with BatchNorm (batch 16, 3x32x32). "One step" is forward + default loss +
+Model: a small CNN with BatchNorm (CIFAR-sized inputs, 3x32x32, batch 16 by default). "One step" is forward + default loss +
 backward on an existing instance; "suite" is every check that applies to the device
 (`pytest_nnlint.run_all`), each building its own fresh instances. Both are measured in this one
 run (median of repeats after a warm-up), so the ratio does not depend on the machine's speed.
@@ -27,7 +27,6 @@ from pytest_nnlint import ModelSpec, run_all, run_check  # noqa: E402
 from pytest_nnlint.checks import CHECKS  # noqa: E402
 from pytest_nnlint.spec import ACCELERATOR_ONLY_CHECKS  # noqa: E402
 
-BATCH = 16
 TARGET_RATIO = 10.0
 
 
@@ -50,8 +49,12 @@ class SmallCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-def inputs(device: torch.device) -> torch.Tensor:
-    return torch.randn(BATCH, 3, 32, 32, device=device)
+class Inputs:
+    def __init__(self, batch: int) -> None:
+        self.batch = batch
+
+    def __call__(self, device: torch.device) -> torch.Tensor:
+        return torch.randn(self.batch, 3, 32, 32, device=device)
 
 
 def median_seconds(action: Callable[[], object], repeats: int, warmup: int = 2) -> float:
@@ -70,9 +73,11 @@ def median_seconds(action: Callable[[], object], repeats: int, warmup: int = 2) 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     device = torch.device(args.device)
+    inputs = Inputs(args.batch)
     spec = ModelSpec("small-cnn", factory=SmallCNN, inputs=inputs)
 
     model = SmallCNN().to(device).train()
@@ -89,7 +94,7 @@ def main() -> int:
     outcomes = run_all(spec, devices=[device])
     failed = [o for o in outcomes if o.status == "failed"]
 
-    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, batch {BATCH}x3x32x32")
+    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, batch {args.batch}x3x32x32")
     print(f"{'what':<28}{'median ms':>12}{'x step':>10}")
     print(f"{'forward+backward step':<28}{step * 1e3:>12.2f}{1.0:>10.2f}")
     for name, seconds in per_check.items():

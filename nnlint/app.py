@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from nnlint.findings import FileError, FileResult
 from nnlint.settings import ConfigError, Settings, load_settings, with_overrides
+
+if TYPE_CHECKING:
+    from nnlint.fixing import FixMode
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -34,6 +38,17 @@ class CheckOptions:
     show_settings: bool = False
     show_files: bool = False
     jobs: int | None = None
+    no_cache: bool = False
+    cache_dir: str | None = None
+    fix: bool = False
+    unsafe_fixes: bool = False
+    diff: bool = False
+    exit_non_zero_on_fix: bool = False
+
+    def fix_mode(self) -> FixMode:
+        from nnlint.fixing import FixMode
+
+        return FixMode.from_flags(self.fix, self.diff, self.unsafe_fixes)
 
 
 def _per_file_ignores(values: list[str] | None) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
@@ -66,6 +81,8 @@ def resolve_settings(options: CheckOptions) -> Settings:
         respect_gitignore=options.respect_gitignore,
         output_format=options.output_format,
         jobs=options.jobs,
+        # --cache-dir, then $NNLINT_CACHE_DIR, then cache-dir in the configuration
+        cache_dir=options.cache_dir or os.environ.get("NNLINT_CACHE_DIR") or None,
     )
 
 
@@ -103,11 +120,17 @@ def run_check(options: CheckOptions, out: IO[str], err: IO[str]) -> int:
         for warning in dict.fromkeys(warnings):
             err.write(f"nnlint: warning: {warning}\n")
 
-    from nnlint.report import Report, formatter, write_statistics
+    from nnlint.fixing import fix_report, write_diffs
+    from nnlint.report import formatter, write_statistics
 
     results.sort(key=lambda r: r.path)
-    report = Report(results, checked, sources)
-    if options.statistics:
+    report = fix_report(results, checked, sources, options.unsafe_fixes)
+    report.project_root = settings.project_root
+    if options.fix and not options.diff and options.paths == ["-"]:
+        out = err  # stdout carries the fixed source
+    if options.diff:
+        write_diffs(report, out, err)
+    elif options.statistics:
         write_statistics(report, out)
     else:
         fmt = settings.output_format
@@ -116,13 +139,17 @@ def run_check(options: CheckOptions, out: IO[str], err: IO[str]) -> int:
             from nnlint.findings import Finding
 
             for item in _ordered(report):
-                out.write((_line(item) if isinstance(item, Finding) else _error_line(item)) + "\n")
+                out.write((_line(item, options.unsafe_fixes) if isinstance(item, Finding) else _error_line(item)) + "\n")
         else:
             formatter(fmt)(report, out)
     out.flush()
     if report.errors:
         return EXIT_ERROR
-    if report.findings and not options.exit_zero:
+    if options.exit_zero:
+        return EXIT_CLEAN
+    if options.diff:
+        return EXIT_FINDINGS if report.files_fixed else EXIT_CLEAN
+    if report.findings or (options.exit_non_zero_on_fix and report.files_fixed):
         return EXIT_FINDINGS
     return EXIT_CLEAN
 
@@ -132,17 +159,30 @@ def _lint_stdin(options, settings, registry, warnings):  # type: ignore[no-untyp
     from nnlint.runner import FileLinter
     from nnlint.sources import SourceError, decode
 
+    from nnlint.fixing import fix_source, write_source
+
     path = options.stdin_filename or "-"
+    mode = options.fix_mode()
     if options.stdin_filename and settings.force_exclude:
         if _Excluder(settings).excluded(Path(path).absolute(), False):
+            if mode.write:  # `--fix -` always gives the source back (an editor replaces its buffer)
+                write_source(sys.stdout, sys.stdin.buffer.read())
             return [], 0, {}
     data = sys.stdin.buffer.read()
     linter = FileLinter(settings, registry, [Path.cwd()])
     try:
         source = decode(data)
     except SourceError as exc:
+        if mode.write:
+            write_source(sys.stdout, data)
         return [FileResult(path, errors=[FileError(path, exc.message, exc.line, None, exc.kind)])], 1, {}
-    result = linter.lint_text(source.text, path, Path(path) if options.stdin_filename else None)
+    module_path = Path(path) if options.stdin_filename else None
+    if mode.apply:
+        result = fix_source(linter, source.text, source.encoding, path, module_path, mode)
+        if mode.write:
+            write_source(sys.stdout, result.new_data if result.new_data is not None else data)
+    else:
+        result = linter.lint_text(source.text, path, module_path)
     warnings.extend(linter.warnings)
     return [result], 1, {path: source.text}
 
@@ -162,7 +202,15 @@ def _lint_files(options, settings, registry, warnings, out):  # type: ignore[no-
         return results, 0, {}, EXIT_CLEAN
     if not found.files and not results:
         warnings.append(f"no Python files found under {', '.join(options.paths)}")
-    results += list(lint_paths(found.files, settings, registry, options.jobs))
+    mode = options.fix_mode()
+    if mode.apply:
+        from nnlint.fixing import fix_paths
+
+        results += list(fix_paths(found.files, settings, registry, mode, options.jobs))
+    else:
+        results += list(
+            lint_paths(found.files, settings, registry, options.jobs, use_cache=not options.no_cache, warnings=warnings)
+        )
     sources: dict[str, str] = {}
     if settings.output_format == "full":
         from nnlint.sources import SourceError, read_source

@@ -57,7 +57,7 @@ def _check_parser() -> argparse.ArgumentParser:
     fixing = parser.add_argument_group("fixes")
     fixing.add_argument("--fix", action="store_true", help="apply safe fixes in place, then report what remains")
     fixing.add_argument("--no-fix", dest="fix", action="store_false", help="do not apply fixes (undoes an earlier --fix)")
-    fixing.add_argument("--unsafe-fixes", action="store_true", help="also apply unsafe fixes with --fix/--diff; without them, mark them fixable [*]")
+    fixing.add_argument("--unsafe-fixes", action="store_true", help="include unsafe fixes: applied by --fix/--diff, otherwise marked fixable [*]")
     fixing.add_argument("--diff", action="store_true", help="print a unified diff of the fixes instead of writing them (exit 1 if any)")
     fixing.add_argument("--exit-non-zero-on-fix", action="store_true", help="exit 1 when --fix changed a file, even if no findings remain")
     output = parser.add_argument_group("output")
@@ -71,6 +71,8 @@ def _check_parser() -> argparse.ArgumentParser:
     config.add_argument("--config", metavar="PATH", help="use this pyproject.toml instead of the closest one")
     config.add_argument("--isolated", action="store_true", help="ignore all configuration files")
     config.add_argument("-j", "--jobs", type=int, metavar="N", help="worker processes (default: CPU count)")
+    config.add_argument("--no-cache", action="store_true", help="neither read nor write the results cache")
+    config.add_argument("--cache-dir", metavar="DIR", help="where to keep the results cache (default: .nnlint_cache beside the closest pyproject.toml; env NNLINT_CACHE_DIR)")
     parser.add_argument("--version", action="version", version=f"nnlint {__version__}")
     return parser
 
@@ -83,7 +85,11 @@ def _rule_command(argv: list[str], out: IO[str]) -> int:
     parser.add_argument("rule", nargs="?", help="a rule code (NN101) or name (super-wrong-class)")
     parser.add_argument("--all", action="store_true", help="list every rule with its code, name, default and fix")
     args = parser.parse_args(argv)
-    registry = Registry.with_plugins()
+    try:
+        registry = Registry.with_plugins()
+    except Exception as exc:  # a broken rule pack: one line naming it, as for `nnlint check`
+        sys.stderr.write(f"nnlint: error: {exc}\n")
+        return EXIT_ERROR
     if args.all:
         out.write(rules_table(registry))
         return EXIT_CLEAN
@@ -145,6 +151,8 @@ def _check(args: argparse.Namespace, out: IO[str]) -> int:
         show_settings=args.show_settings,
         show_files=args.show_files,
         jobs=args.jobs,
+        no_cache=args.no_cache,
+        cache_dir=args.cache_dir,
         fix=args.fix,
         unsafe_fixes=args.unsafe_fixes,
         diff=args.diff,

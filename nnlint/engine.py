@@ -19,6 +19,7 @@ from nnlint.positions import node_ranges
 from nnlint.project import ClassHierarchy
 from nnlint.rule import Rule, handler_methods
 from nnlint.semantic import collect_facts
+from nnlint.sources import too_deeply_nested
 from nnlint.suppression import file_directive, line_suppressions
 
 _PARSER_PREFIX = re.compile(r"^(?:parser error: )?(?:error at \d+:\d+: )?")
@@ -54,6 +55,21 @@ def _libcst_version() -> str:
         return "?"
 
 
+def may_report(rule: type[Rule], source: str, module: str) -> bool:
+    """The pre-filter: False when none of the rule's ``triggers`` occurs in the source or the module
+    name (every name a rule can see is spelled in one of them)."""
+    triggers = rule.triggers
+    return triggers is None or any(t in source or t in module for t in triggers)
+
+
+def _compiles(source: str, path: str) -> bool:
+    try:
+        compile(source, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
 class _Dispatch:
     """For one set of rule classes: which rule methods each node type triggers."""
 
@@ -73,6 +89,8 @@ class _Dispatch:
 class Engine:
     def __init__(self, hierarchy: ClassHierarchy) -> None:
         self.hierarchy = hierarchy
+        # Every rule code that exists (enabled or not): noqa comments naming others get a warning.
+        self.known_codes: frozenset[str] = frozenset()
         self._dispatch: dict[tuple[type[Rule], ...], _Dispatch] = {}
 
     def _dispatch_for(self, rules: Sequence[type[Rule]]) -> _Dispatch:
@@ -91,12 +109,21 @@ class Engine:
         is_package: bool = False,
     ) -> FileResult:
         result = FileResult(path=path)
+        if self.known_codes and "noqa" in source:
+            self._warn_unknown_noqa_codes(source, path, result)
         present, file_codes = file_directive(source)
         if present and file_codes is None:
             return result
         if file_codes:
             rules = [rule for rule in rules if rule.code not in file_codes]
         if not rules:
+            return result
+        rules = [rule for rule in rules if may_report(rule, source, module)]
+        if not rules and _compiles(source, path):
+            return result  # no enabled rule can report here: skip the parse (syntax errors still show)
+        nesting = too_deeply_nested(source, path)
+        if nesting is not None:
+            result.errors.append(FileError(path, f"syntax error: {nesting.msg}", nesting.lineno, nesting.offset, "syntax"))
             return result
         try:
             tree = cst.parse_module(source)
@@ -113,6 +140,17 @@ class Engine:
         self._traverse(tree, ctx, self._dispatch_for(rules), result)
         self._place(ctx, result)
         return result
+
+    def _warn_unknown_noqa_codes(self, source: str, path: str, result: FileResult) -> None:
+        """A typo in a noqa comment suppresses nothing; say so (a warning, like ruff)."""
+        for line, codes in sorted(line_suppressions(source).by_line.items()):
+            for code in sorted(codes or ()):
+                if code not in self.known_codes:
+                    result.warnings.append(f"{path}:{line}: unknown rule code {code!r} in a noqa comment")
+        _, file_codes = file_directive(source)
+        for code in sorted(file_codes or ()):
+            if code not in self.known_codes:
+                result.warnings.append(f"{path}: unknown rule code {code!r} in `# nnlint: noqa`")
 
     def _traverse(self, tree: cst.Module, ctx: FileContext, dispatch: _Dispatch, result: FileResult) -> None:
         instances = [visitor(ctx) for visitor in dispatch.visitors]

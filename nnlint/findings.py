@@ -36,9 +36,15 @@ class Finding:
     name: str
     message: str
     fix: Fix | None = None
+    # In a notebook: the cell (1-based, counting every cell); line and columns are in that cell.
+    cell: int | None = None
 
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.path, self.line, self.column, self.code)
+    def sort_key(self) -> tuple[str, int, int, int, str]:
+        return (self.path, self.cell or 0, self.line, self.column, self.code)
+
+    def location(self) -> str:
+        cell = f"cell {self.cell}:" if self.cell is not None else ""
+        return f"{self.path}:{cell}{self.line}:{self.column}"
 
 
 @dataclass(frozen=True)
@@ -50,13 +56,15 @@ class FileError:
     line: int | None = None
     column: int | None = None
     kind: str = "error"  # "syntax", "decode", "io", "internal"
+    cell: int | None = None  # in a notebook, as for Finding
 
     def location(self) -> str:
         if self.line is None:
             return self.path
+        where = f"{self.path}:cell {self.cell}:{self.line}" if self.cell is not None else f"{self.path}:{self.line}"
         if self.column is None:
-            return f"{self.path}:{self.line}"
-        return f"{self.path}:{self.line}:{self.column}"
+            return where
+        return f"{where}:{self.column}"
 
 
 @dataclass

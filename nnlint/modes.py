@@ -15,10 +15,11 @@ import libcst as cst
 
 from nnlint.flow import AssignEvent, CallEvent, FunctionFlow, flows_by_name, methods_of
 from nnlint.names import dotted_name
-from nnlint.patterns import module_class_call
+from nnlint.patterns import module_class_call, module_construction
 
 if TYPE_CHECKING:
     from nnlint.context import FileContext
+    from nnlint.semantic import ClassInfo
 
 TRAIN, EXPLICIT_TRAIN, EVAL, UNKNOWN = "train", "explicit-train", "eval", "unknown"
 # Calls that take a model as an argument without changing its mode.
@@ -179,3 +180,231 @@ _INFERENCE_PREFIXES = ("evaluate_", "eval_", "validate_", "predict_", "infer_", 
 def is_inference_name(name: str) -> bool:
     lowered = name.lower().lstrip("_")
     return lowered in _INFERENCE_NAMES or lowered.startswith(_INFERENCE_PREFIXES)
+
+
+# -- variables known to hold a module (NN206, NN304) ----------------------------------------
+
+
+def self_module_attributes(ctx: FileContext, owner: ClassInfo) -> set[str]:
+    """`self.x` attributes that some method of ``owner`` assigns a Module (any class, Module or not)."""
+    found: set[str] = set()
+    for method in methods_of(ctx, owner).values():
+        for event in method.events:
+            if isinstance(event, AssignEvent) and event.value is not None:
+                if module_construction(ctx, event.value) is not None:
+                    found.update(t for t in event.targets if t.startswith("self."))
+    return found
+
+
+def known_models(ctx: FileContext, flow: FunctionFlow) -> set[str]:
+    """Names that certainly hold a Module in ``flow``: assigned a Module constructor here
+    (`model = Net().to(device)`), `self.x` attributes the class assigns a Module, parameters
+    annotated with a Module class, and `self` in a Module's own methods."""
+    found: set[str] = set()
+    for event in flow.events:
+        if isinstance(event, AssignEvent) and event.value is not None:
+            if module_construction(ctx, event.value) is not None:
+                found.update(event.targets)
+    if flow.owner is not None:
+        found |= self_module_attributes(ctx, flow.owner)
+        if ctx.is_module_class(flow.owner) and flow.params[:1] == ["self"]:
+            found.add("self")
+    if isinstance(flow.node, cst.FunctionDef):
+        params = flow.node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if param.annotation is not None and _is_module_annotation(ctx, param.annotation.annotation):
+                found.add(param.name.value)
+    # Rebinding to something else (`model = model.module`, `model = None`) is not tracked: a
+    # name is only known when every assignment to it in this flow builds a Module.
+    for event in flow.events:
+        if isinstance(event, AssignEvent):
+            for target in event.targets:
+                if target in found and (event.value is None or module_construction(ctx, event.value) is None):
+                    found.discard(target)
+    return found
+
+
+def _is_module_annotation(ctx: FileContext, annotation: cst.BaseExpression) -> bool:
+    name = ctx.qualified_name(annotation)
+    if name is None and isinstance(annotation, cst.SimpleString):
+        name = ctx.facts.resolve(annotation.evaluated_value) if isinstance(annotation.evaluated_value, str) else None
+    return name is not None and name.rpartition(".")[2][:1].isupper() and ctx.is_module_class_name(name)
+
+
+# -- timeline: what happens to models, in order, through same-file helpers (NN203) ---------
+
+STEP, FORWARD, UNSEEN = "step", "forward", "unseen"
+ANY_MODEL = "*"  # an UNSEEN action that may touch every model
+
+
+@dataclass
+class ModeAction:
+    """One thing that happens to models: a mode switch (EVAL / EXPLICIT_TRAIN / UNKNOWN), a
+    training STEP, a FORWARD call, or UNSEEN (the variable is rebound, or reaches code nnlint
+    cannot see, which may switch its mode)."""
+
+    kind: str
+    key: str | None  # the variable as the analysed flow names it; None for STEP
+    event: CallEvent | AssignEvent  # where it happens in the analysed flow (a helper's call site)
+    origin: CallEvent | AssignEvent  # where it happens in the source (inside the helper)
+    helper: FunctionFlow | None  # the outermost same-file helper it happens in
+    no_grad: bool
+
+
+def same_model(first: str | None, second: str | None) -> bool:
+    """Whether two keys may name the same model or one inside the other (`model`,
+    `model.module`, `self` and `self.model`)."""
+    if first is None or second is None:
+        return False
+    if first == ANY_MODEL or second == ANY_MODEL:
+        return True
+    return first == second or first.startswith(second + ".") or second.startswith(first + ".")
+
+
+# Calls that see a model without switching its mode (besides the helpers nnlint reads).
+_TIMELINE_NEUTRAL_CALLS = MODE_NEUTRAL_CALLS | frozenset(
+    "logger.info logging.info logger.debug tqdm enumerate zip iter next range".split()
+)
+
+
+class ModeTimeline:
+    """Per flow, the ordered ModeActions, with same-file helpers (module-level functions,
+    methods called on `self`, uniquely named nested functions) expanded in place. Memoised."""
+
+    def __init__(self, model: ModeModel) -> None:
+        self.model = model
+        self.ctx = model.ctx
+        self._timelines: dict[int, list[ModeAction]] = {}
+        self._in_progress: set[int] = set()
+        self._locals: dict[int, set[str]] = {}
+        self._attributes: dict[int, set[str]] = {}
+        nested: dict[str, list[FunctionFlow]] = {}
+        for flow in self.ctx.flows:
+            if isinstance(flow.node, cst.FunctionDef) and flow.owner is None and flow.name not in model.functions:
+                nested.setdefault(flow.name, []).append(flow)
+        self._nested = nested
+        module_flow = self.ctx.flows[0]
+        self._module_names = {
+            target.partition(".")[0]
+            for event in module_flow.events
+            if isinstance(event, AssignEvent)
+            for target in event.targets
+        }
+
+    def of(self, flow: FunctionFlow) -> list[ModeAction]:
+        key = id(flow.node)
+        cached = self._timelines.get(key)
+        if cached is not None:
+            return cached
+        if key in self._in_progress:  # recursion: assume nothing
+            return []
+        self._in_progress.add(key)
+        actions: list[ModeAction] = []
+        for event in flow.events:
+            self._add(flow, event, actions)
+        self._in_progress.discard(key)
+        self._timelines[key] = actions
+        return actions
+
+    def _add(self, flow: FunctionFlow, event: CallEvent | AssignEvent, actions: list[ModeAction]) -> None:
+        if isinstance(event, AssignEvent):
+            actions.extend(ModeAction(UNSEEN, target, event, event, None, event.no_grad) for target in event.targets)
+            return
+        change = mode_change(event)
+        if change is not None and event.receiver is not None:
+            actions.append(ModeAction(change, event.receiver, event, event, None, event.no_grad))
+            return
+        callee = self._callee(flow, event)
+        if callee is not None:
+            for inner in self.of(callee):
+                key = self._translate(inner.key, flow, callee, event)
+                if inner.kind == STEP or key is not None:
+                    no_grad = event.no_grad or inner.no_grad
+                    actions.append(ModeAction(inner.kind, key, event, inner.origin, callee, no_grad))
+            return
+        if event.func is not None and "." not in event.func and event.func in self._nested:
+            actions.append(ModeAction(UNSEEN, ANY_MODEL, event, event, None, event.no_grad))
+            return
+        if is_training_step(event):
+            actions.append(ModeAction(STEP, None, event, event, None, event.no_grad))
+            return
+        direct_self_call = event.func is not None and event.func == f"self.{event.method}"
+        if event.method is None or (direct_self_call and event.method in self._self_attributes(flow)):
+            if event.func is not None:
+                actions.append(ModeAction(FORWARD, event.func, event, event, None, event.no_grad))
+        elif event.method == "forward" and event.receiver is not None:
+            actions.append(ModeAction(FORWARD, event.receiver, event, event, None, event.no_grad))
+        elif direct_self_call and flow.owner is not None:
+            # A method nnlint cannot see (inherited from another file) may switch any of self's models.
+            actions.append(ModeAction(UNSEEN, "self", event, event, None, event.no_grad))
+        if event.func not in _TIMELINE_NEUTRAL_CALLS:
+            for arg in event.node.args:
+                key = dotted_name(arg.value)
+                if key is not None:
+                    actions.append(ModeAction(UNSEEN, key, event, event, None, event.no_grad))
+
+    def _callee(self, flow: FunctionFlow, event: CallEvent) -> FunctionFlow | None:
+        callee = self.model.callee(flow, event)
+        if callee is None and event.func is not None and len(self._nested.get(event.func, ())) == 1:
+            callee = self._nested[event.func][0]
+        return callee
+
+    def _translate(self, key: str | None, caller: FunctionFlow, callee: FunctionFlow, event: CallEvent) -> str | None:
+        """The caller's name for the callee's ``key``; None when it is the callee's own local."""
+        if key is None or key == ANY_MODEL:
+            return key
+        root, dot, rest = key.partition(".")
+        bound = self.model.bindings(callee, event)
+        if root in bound:
+            return bound[root] + dot + rest
+        if root == "self":
+            shared_self = callee.owner is not None and caller.owner is not None and event.receiver == "self"
+            return key if shared_self else None
+        if root in self._local_names(callee):
+            return None
+        if callee.name in self._nested and callee.name not in self.model.functions:
+            return key  # a closure reads the caller's variables
+        if root in self._module_names and (caller is self.ctx.flows[0] or root not in self._local_names(caller)):
+            return key  # a module-level global both functions see
+        return None
+
+    def _local_names(self, flow: FunctionFlow) -> set[str]:
+        key = id(flow.node)
+        names = self._locals.get(key)
+        if names is None:
+            names = set()
+            if isinstance(flow.node, cst.FunctionDef):
+                params = flow.node.params
+                every = (*params.posonly_params, *params.params, *params.kwonly_params)
+                names.update(p.name.value for p in every)
+                for star in (params.star_arg, params.star_kwarg):
+                    if isinstance(star, cst.Param):
+                        names.add(star.name.value)
+                names.update(
+                    target.partition(".")[0]
+                    for event in flow.events
+                    if isinstance(event, AssignEvent)
+                    for target in event.targets
+                )
+            self._locals[key] = names
+        return names
+
+    def _self_attributes(self, flow: FunctionFlow) -> set[str]:
+        """Attribute names the class of ``flow`` assigns on `self` (so `self.x(...)` calls a stored
+        object, not a method)."""
+        owner = flow.owner
+        if owner is None:
+            return set()
+        key = id(owner)
+        names = self._attributes.get(key)
+        if names is None:
+            names = {
+                target.split(".")[1]
+                for method in methods_of(self.ctx, owner).values()
+                for event in method.events
+                if isinstance(event, AssignEvent)
+                for target in event.targets
+                if target.startswith("self.") and target.count(".") >= 1
+            }
+            self._attributes[key] = names
+        return names

@@ -96,3 +96,65 @@ def keyword(node: cst.Call, name: str) -> cst.Arg | None:
         if arg.keyword is not None and arg.keyword.value == name:
             return arg
     return None
+
+
+def method_scopes(ctx: FileContext) -> tuple[cst.ClassDef, cst.FunctionDef] | None:
+    """(class, method) when the walk is inside a method of a class, possibly in a function or
+    lambda nested in that method; None in a class body or outside classes."""
+    scopes = ctx.scopes
+    for index in range(len(scopes) - 2, -1, -1):
+        scope = scopes[index]
+        if isinstance(scope, cst.ClassDef):
+            method = scopes[index + 1]
+            return (scope, method) if isinstance(method, cst.FunctionDef) else None
+    return None
+
+
+def torch_nn_spelling(ctx: FileContext, member: str) -> tuple[str, tuple[str, ...]]:
+    """How this file can write ``torch.nn.<member>`` (``nn.ModuleList``), and the import a fix
+    must add when the file has no name for it."""
+    aliases = ctx.facts.aliases
+    wanted = {f"torch.nn.{member}": "{}", "torch.nn": "{}." + member, "torch": "{}.nn." + member}
+    for target, template in wanted.items():
+        for local, qualname in aliases.items():
+            if qualname == target:
+                return template.format(local), ()
+    return f"torch.nn.{member}", ("import torch",)
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) turning ``a`` into ``b``."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, char_b in enumerate(b, 1):
+            cost = 0 if char_a == char_b else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+# Module methods that return the module itself, so `Net().to(device)` still holds a Net.
+MODULE_RETURNING_METHODS = frozenset(
+    "to cuda cpu float double half bfloat16 train eval requires_grad_ type share_memory to_empty".split()
+)
+
+
+def module_construction(ctx: FileContext, node: cst.BaseExpression) -> str | None:
+    """The class name when ``node`` builds a Module, possibly moved or switched on the way
+    (``Net().to(device)``, ``nn.Linear(2, 2).cuda().eval()``)."""
+    base, _ = strip_chain(node, MODULE_RETURNING_METHODS)
+    return module_class_call(ctx, base)
+
+
+def keyword_appended(ctx: FileContext, call: cst.Call, text: str) -> tuple[cst.CSTNode, str] | None:
+    """A replacement that adds ``text`` (``training=self.training``) as the call's last argument:
+    (node to replace, new source). None for a call without arguments (nothing to anchor on)."""
+    if not call.args:
+        return None
+    last = call.args[-1]
+    bare = last.with_changes(comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=cst.SimpleWhitespace(""))
+    return last, f"{ctx.module.code_for_node(bare)}, {text}"

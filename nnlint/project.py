@@ -5,16 +5,32 @@ a class that is itself a Module class -- defined in the same file, or in another
 project (``from .backbone import Backbone``). Other files are found the way Python's import system
 would find them, under the import roots of the linted files, and summarised lazily: only files
 that some class actually inherits from are ever read, and each only once per process.
+
+A file that is linted registers the summary the engine built from its LibCST tree; a file that is
+only depended on is summarised with ``ast`` (ten times faster than a LibCST parse) by
+:func:`summarise_source`, which mirrors ``semantic.collect_facts`` exactly -- results must not
+depend on which files a process happened to lint first.
+
+The hierarchy also records which modules each linted file consulted (and which file each came
+from, or that none was found), so a cached result can be invalidated when one of them changes.
+
+Nothing here imports LibCST at module level: the cache-hit path of the runner uses the path
+helpers without paying for it.
 """
 
 from __future__ import annotations
 
+import ast
 import os
-from collections.abc import Callable, Iterable
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nnlint.names import is_torch_module_name
-from nnlint.semantic import ModuleSummary
+if TYPE_CHECKING:
+    from nnlint.semantic import ModuleSummary
 
 # Summarise a file on disk: (path, module name, is_package) -> summary, or None if unreadable.
 Summariser = Callable[[Path, str, bool], "ModuleSummary | None"]
@@ -22,93 +38,34 @@ Summariser = Callable[[Path, str, bool], "ModuleSummary | None"]
 _MAX_CHAIN = 50  # a deeper chain of re-exports or bases is a cycle in practice
 
 
+@lru_cache(maxsize=4096)
+def _package_of(directory: Path) -> tuple[tuple[str, ...], Path]:
+    """(package parts, import root) for a directory, walking up through ``__init__.py`` files."""
+    if not (directory / "__init__.py").is_file() or directory.parent == directory:
+        return (), directory
+    parts, root = _package_of(directory.parent)
+    return (*parts, directory.name), root
+
+
 def module_name_for(path: Path) -> tuple[str, bool, Path]:
     """(dotted module name, is_package, import root) of a source file, from its package layout."""
     path = path.resolve()
     is_package = path.name == "__init__.py"
-    parts = [] if is_package else [path.stem]
-    directory = path.parent
-    while (directory / "__init__.py").is_file() and directory.parent != directory:
-        parts.append(directory.name)
-        directory = directory.parent
-    parts.reverse()
-    return ".".join(parts), is_package, directory
+    parts, root = _package_of(path.parent)
+    if not is_package:
+        parts = (*parts, path.stem)
+    return ".".join(parts), is_package, root
 
 
-class ClassHierarchy:
-    def __init__(self, summarise: Summariser, roots: Iterable[Path] = (), extra_bases: Iterable[str] = ()) -> None:
-        self._summarise = summarise
-        self._extra_bases = frozenset(extra_bases)  # `extend-module-bases` from the settings
-        self._roots: list[Path] = []
-        self._summaries: dict[str, ModuleSummary | None] = {}
-        self._verdicts: dict[str, bool] = {}
-        for root in roots:
-            self.add_root(root)
-
-    def add_root(self, root: Path) -> None:
-        if root not in self._roots:
-            self._roots.append(root)
-
-    def add_summary(self, summary: ModuleSummary) -> None:
-        """Register a file already parsed by the engine, so it is never read twice."""
-        if summary.module:
-            self._summaries[summary.module] = summary
-
-    def _find_module(self, module: str) -> ModuleSummary | None:
-        if module in self._summaries:
-            return self._summaries[module]
-        summary: ModuleSummary | None = None
-        relative = Path(*module.split("."))
-        for root in self._roots:
-            for candidate, is_package in ((root / relative / "__init__.py", True), (root / relative.with_suffix(".py"), False)):
-                if candidate.is_file():
-                    summary = self._summarise(candidate, module, is_package)
-                    break
-            if summary is not None:
-                break
-        self._summaries[module] = summary
-        return summary
-
-    def _lookup(self, qualname: str) -> tuple[ModuleSummary, str] | None:
-        """The module that defines or re-exports ``qualname``, and the name inside it."""
-        parts = qualname.split(".")
-        for split in range(len(parts) - 1, 0, -1):
-            summary = self._find_module(".".join(parts[:split]))
-            if summary is not None:
-                if split != len(parts) - 1:
-                    return None  # nested attribute of a module member: not a class we can see
-                return summary, parts[split]
-        return None
-
-    def is_module_class(self, qualname: str, bases: tuple[str, ...] | None = None) -> bool:
-        """True when ``qualname`` (whose bases may be given directly) derives from nn.Module.
-
-        Unknown classes answer False: nnlint stays silent where it cannot see.
-        """
-        if bases is not None:
-            return any(self._is_module(base, 0, set()) for base in bases)
-        return self._is_module(qualname, 0, set())
-
-    def _is_module(self, qualname: str, depth: int, seen: set[str]) -> bool:
-        if is_torch_module_name(qualname) or qualname in self._extra_bases:
-            return True
-        if qualname in self._verdicts:
-            return self._verdicts[qualname]
-        if depth > _MAX_CHAIN or qualname in seen or qualname.startswith("torch."):
-            return False
-        seen.add(qualname)
-        verdict = False
-        found = self._lookup(qualname)
-        if found is not None:
-            summary, name = found
-            if name in summary.class_bases:
-                verdict = any(
-                    self._is_module(base, depth + 1, seen) for base in summary.class_bases[name]
-                )
-            elif name in summary.aliases:
-                verdict = self._is_module(summary.aliases[name], depth + 1, seen)
-        self._verdicts[qualname] = verdict
-        return verdict
+def find_module_file(module: str, roots: Sequence[Path]) -> tuple[Path, bool] | None:
+    """The file that ``import module`` would load under ``roots`` (first root wins), and whether
+    it is a package's ``__init__.py``."""
+    relative = Path(*module.split("."))
+    for root in roots:
+        for candidate, is_package in ((root / relative / "__init__.py", True), (root / relative.with_suffix(".py"), False)):
+            if candidate.is_file():
+                return candidate, is_package
+    return None
 
 
 def roots_for(paths: Iterable[Path]) -> list[Path]:
@@ -127,3 +84,242 @@ def roots_for(paths: Iterable[Path]) -> list[Path]:
             seen.add(os.fspath(extra))
             roots.append(extra)
     return roots
+
+
+class ClassHierarchy:
+    def __init__(self, summarise: Summariser, roots: Iterable[Path] = (), extra_bases: Iterable[str] = ()) -> None:
+        from nnlint.names import is_torch_module_name
+
+        self._is_torch_module_name = is_torch_module_name
+        self._summarise = summarise
+        self._extra_bases = frozenset(extra_bases)  # `extend-module-bases` from the settings
+        self._roots: list[Path] = []
+        self._summaries: dict[str, ModuleSummary | None] = {}
+        self._origins: dict[str, str | None] = {}  # module -> the file its summary came from
+        # Verdicts, with the modules each one consulted (so a file that reuses a verdict depends
+        # on the same modules as the file that first computed it).
+        self._verdicts: dict[str, tuple[bool, frozenset[str]]] = {}
+        self._current: tuple[str, str] | None = None  # (module, path) of the file being linted
+        self._consulted: set[str] = set()
+        for root in roots:
+            self.add_root(root)
+
+    def add_root(self, root: Path) -> None:
+        if root not in self._roots:
+            self._roots.append(root)
+
+    # -- dependency recording (for the cache) -------------------------------------------------
+
+    def begin_file(self, module: str, path: str) -> None:
+        """Start recording the modules that linting the file at ``path`` consults."""
+        self._current = (module, path)
+        self._consulted = set()
+
+    def consulted(self) -> dict[str, str | None]:
+        """Modules consulted since :meth:`begin_file` -> the file each summary came from (None:
+        no file was found, or it could not be read). The file's own module is left out."""
+        own = self._current[0] if self._current else None
+        return {module: self._origins.get(module) for module in sorted(self._consulted) if module != own}
+
+    # -- summaries ----------------------------------------------------------------------------
+
+    def add_summary(self, summary: ModuleSummary) -> None:
+        """Register a file already parsed by the engine, so it is never read twice."""
+        if summary.module:
+            self._summaries[summary.module] = summary
+            current = self._current
+            self._origins[summary.module] = current[1] if current and current[0] == summary.module else None
+
+    def _find_module(self, module: str) -> ModuleSummary | None:
+        self._consulted.add(module)
+        if module in self._summaries:
+            return self._summaries[module]
+        summary: ModuleSummary | None = None
+        found = find_module_file(module, self._roots)
+        origin = None
+        if found is not None:
+            origin = os.fspath(found[0])
+            summary = self._summarise(found[0], module, found[1])
+        self._summaries[module] = summary
+        self._origins[module] = origin
+        return summary
+
+    def _lookup(self, qualname: str) -> tuple[ModuleSummary, str] | None:
+        """The module that defines or re-exports ``qualname``, and the name inside it."""
+        parts = qualname.split(".")
+        for split in range(len(parts) - 1, 0, -1):
+            summary = self._find_module(".".join(parts[:split]))
+            if summary is not None:
+                if split != len(parts) - 1:
+                    return None  # nested attribute of a module member: not a class we can see
+                return summary, parts[split]
+        return None
+
+    # -- verdicts -----------------------------------------------------------------------------
+
+    def is_module_class(self, qualname: str, bases: tuple[str, ...] | None = None) -> bool:
+        """True when ``qualname`` (whose bases may be given directly) derives from nn.Module.
+
+        Unknown classes answer False: nnlint stays silent where it cannot see.
+        """
+        if bases is not None:
+            return any(self._verdict(base, 0, set())[0] for base in bases)
+        return self._verdict(qualname, 0, set())[0]
+
+    def _verdict(self, qualname: str, depth: int, seen: set[str]) -> tuple[bool, bool]:
+        """(is a Module class, complete): a verdict cut short by a cycle or the depth limit is
+        not complete and is not remembered, since it depends on where the walk started."""
+        if self._is_torch_module_name(qualname) or qualname in self._extra_bases:
+            return True, True
+        known = self._verdicts.get(qualname)
+        if known is not None:
+            self._consulted |= known[1]
+            return known[0], True
+        if depth > _MAX_CHAIN or qualname in seen:
+            return False, False
+        if qualname.startswith("torch."):
+            return False, True
+        seen.add(qualname)
+        outer, self._consulted = self._consulted, set()
+        verdict, complete = False, True
+        found = self._lookup(qualname)
+        if found is not None:
+            summary, name = found
+            if name in summary.class_bases:
+                targets: tuple[str, ...] = summary.class_bases[name]
+            elif name in summary.aliases:
+                targets = (summary.aliases[name],)
+            else:
+                targets = ()
+            for base in targets:
+                verdict, base_complete = self._verdict(base, depth + 1, seen)
+                complete = complete and base_complete
+                if verdict:
+                    break
+        mine, self._consulted = self._consulted, outer
+        self._consulted |= mine
+        if complete:
+            self._verdicts[qualname] = (verdict, frozenset(mine))
+        return verdict, complete
+
+
+# -- summaries of files that are depended on, with ast ----------------------------------------
+
+def needs_libcst_summary(text: str) -> bool:
+    """True when ``ast`` could see different names than LibCST: ast NFKC-normalises identifiers
+    (and composes combining marks and Hangul jamo), LibCST keeps them as written. Only characters
+    that may appear in an identifier matter."""
+    if text.isascii():
+        return False
+    for char in set(text):
+        if ord(char) < 128 or not ("a" + char).isidentifier():
+            continue
+        if unicodedata.normalize("NFKC", char) != char or unicodedata.category(char).startswith("M"):
+            return True
+        if 0x1100 <= ord(char) <= 0x11FF:
+            return True
+    return False
+
+
+def summarise_source(text: str, module: str, is_package: bool) -> ModuleSummary | None:
+    """The same summary as ``collect_facts(parse_module(text), ...).summary()``, from ``ast``.
+
+    None when ``ast`` cannot parse the file, or when only LibCST gives the same answer (see
+    :func:`needs_libcst_summary`); the caller then falls back to LibCST.
+    """
+    from nnlint.semantic import ModuleSummary, _relative_base, qualify
+
+    if needs_libcst_summary(text):
+        return None
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    lines = _LINE.findall(text)
+    aliases: dict[str, str] = {}
+    classes: dict[str, ast.ClassDef] = {}
+    # Same order as collect_facts: depth first, each statement before the ones nested in it.
+    stack: list[tuple[ast.stmt, bool]] = [(stmt, True) for stmt in reversed(tree.body)]
+    while stack:
+        stmt, top_level = stack.pop()
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for local, target in _ast_import_aliases(stmt, module, is_package, _relative_base):
+                if top_level or local not in aliases:
+                    aliases[local] = target
+            continue
+        if isinstance(stmt, ast.ClassDef):
+            if top_level:
+                classes[stmt.name] = stmt
+            inner_level = False
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            inner_level = False
+        else:
+            inner_level = top_level
+        for inner in reversed(list(_nested_statements(stmt, lines))):
+            stack.append((inner, inner_level))
+    class_bases: dict[str, tuple[str, ...]] = {}
+    for name, node in classes.items():
+        resolved = []
+        for base in node.bases:
+            dotted = _ast_dotted_name(base)
+            if dotted is not None:
+                resolved.append(qualify(dotted, aliases, classes, module))
+        class_bases[name] = tuple(resolved)
+    return ModuleSummary(module=module, aliases=aliases, class_bases=class_bases)
+
+
+# Lines as Python counts them (``str.splitlines`` also splits on form feeds and others).
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def _nested_statements(stmt: ast.stmt, lines: list[str]) -> Iterator[ast.stmt]:
+    """The statements of a compound statement's blocks in collect_facts' order (body, else,
+    finally, except handlers, match cases). A block written on the header's line (``if x:
+    import y``) is a LibCST ``SimpleStatementSuite``, whose statements collect_facts does not
+    look into, so neither does this."""
+    blocks: list[list[ast.stmt]] = [getattr(stmt, "body", None) or []]
+    if not isinstance(stmt, ast.ClassDef):
+        blocks += [getattr(stmt, "orelse", None) or [], getattr(stmt, "finalbody", None) or []]
+        blocks += [handler.body for handler in getattr(stmt, "handlers", None) or ()]
+        blocks += [case.body for case in getattr(stmt, "cases", None) or ()]
+    for block in blocks:
+        if block and not _on_header_line(block[0], lines):
+            yield from block
+
+
+def _on_header_line(first: ast.stmt, lines: list[str]) -> bool:
+    line = lines[first.lineno - 1] if first.lineno <= len(lines) else ""
+    return bool(line.encode()[: first.col_offset].strip())
+
+
+def _ast_dotted_name(node: ast.expr) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _ast_import_aliases(
+    node: ast.Import | ast.ImportFrom, module: str, is_package: bool, relative_base: Callable[[str, bool, int], str]
+) -> Iterator[tuple[str, str]]:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname is not None:
+                yield alias.asname, alias.name
+            else:
+                head = alias.name.split(".")[0]  # `import torch.nn` binds `torch`
+                yield head, head
+        return
+    if any(alias.name == "*" for alias in node.names):
+        return
+    source = node.module or ""
+    if node.level:
+        base = relative_base(module, is_package, node.level)
+        source = ".".join(p for p in (base, source) if p)
+    for alias in node.names:
+        local = alias.asname or alias.name
+        yield local, f"{source}.{alias.name}" if source else alias.name

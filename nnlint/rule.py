@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-import libcst as cst
-
-
+# LibCST is imported where it is used: a run answered from the cache never needs it.
 if TYPE_CHECKING:
+    import libcst as cst
+
     from nnlint.context import FileContext
 
 _CODE = re.compile(r"^[A-Z]{1,4}[0-9]{3,4}$")
@@ -47,6 +47,8 @@ class Invalid:
 def handler_methods(visitor: type) -> dict[tuple[str, type[cst.CSTNode]], str]:
     """{("visit"|"leave", node class): method name} for the ``visit_X``/``leave_X`` methods of a
     visitor class, X being a LibCST node class name."""
+    import libcst as cst
+
     found: dict[tuple[str, type[cst.CSTNode]], str] = {}
     for attr in dir(visitor):
         kind, _, node_name = attr.partition("_")
@@ -72,6 +74,11 @@ class Rule:
     default_enabled: ClassVar[bool] = True
     # Rules that reason about the order of calls read ``ctx.flows`` (see flow.py) in leave_Module.
     needs_flow: ClassVar[bool] = False
+    # Substrings (without dots) of which at least one must occur in a file's source or dotted
+    # module name for the rule to possibly report there; the engine skips the rule (and the
+    # parse, when no rule is left) otherwise. Set it only when that is provable from the rule's
+    # code, e.g. ("super",) for a rule that only looks at calls of `super`. None: always run.
+    triggers: ClassVar[tuple[str, ...] | None] = None
     VALID: ClassVar[Sequence[str]] = ()
     INVALID: ClassVar[Sequence[str | Invalid]] = ()
 

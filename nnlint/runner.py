@@ -1,75 +1,241 @@
-"""Many files: read, lint, and collect results in a deterministic order; in a process pool when
-there is more than one file and more than one job."""
+"""Many files: answer unchanged ones from the cache, lint the rest -- in a process pool when there
+is enough work for one -- and hand the results back in the order of the files.
+
+Startup matters (a pre-commit hook often lints one file): LibCST, the engine and the rules are
+imported only when some file has to be linted, and the process pool only when there is enough of
+it to pay for the pool's start.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nnlint.engine import Engine
 from nnlint.findings import FileError, FileResult
-from nnlint.project import ClassHierarchy, module_name_for, roots_for
-from nnlint.registry import Registry, Selection
-from nnlint.semantic import ModuleSummary, collect_facts
-from nnlint.settings import Settings
-from nnlint.sources import SourceError, read_source
+from nnlint.project import find_module_file, module_name_for, roots_for
+from nnlint.sources import SourceError, decode
+
+if TYPE_CHECKING:
+    from nnlint.cache import Cache
+    from nnlint.registry import Registry
+    from nnlint.semantic import ModuleSummary
+    from nnlint.settings import Settings
+
+# A worker process costs ~50 ms to start and feed; LibCST parses ~300-500 kB of source a second,
+# so a second worker pays off from about this much source.
+BYTES_PER_WORKER = 128 * 1024
+MIN_CHUNK_BYTES = 16 * 1024  # smaller batches cost more in messages than they gain in balance
+CRASHED_WORKER = (
+    "a worker process died while linting this file or another in its batch; "
+    "run with -j 1 to find the file, and please report it"
+)
 
 
-def summarise_file(path: Path, module: str, is_package: bool) -> ModuleSummary | None:
-    """Imports and class bases of a file that some linted class inherits from."""
-    import libcst as cst
-
+def read_bytes(path: str) -> bytes:
     try:
-        source = read_source(str(path))
-        tree = cst.parse_module(source.text)
-    except (SourceError, cst.ParserSyntaxError, RecursionError, ValueError):
-        return None
-    return collect_facts(tree, module, is_package).summary()
+        with open(path, "rb") as handle:
+            return handle.read()
+    except IsADirectoryError:
+        raise SourceError("io", "is a directory") from None
+    except OSError as exc:
+        raise SourceError("io", f"cannot read: {exc.strerror or exc}") from None
+
+
+def _error_result(path: str, exc: SourceError) -> FileResult:
+    return FileResult(path, errors=[FileError(path, exc.message, exc.line, None, exc.kind)])
+
+
+_RULE_KEYS: dict[frozenset[str], str] = {}
+
+
+def rules_key(codes: frozenset[str]) -> str:
+    key = _RULE_KEYS.get(codes)
+    if key is None:
+        import hashlib
+
+        key = _RULE_KEYS[codes] = hashlib.sha256(",".join(sorted(codes)).encode()).hexdigest()[:16]
+    return key
 
 
 class FileLinter:
     """Lints files one at a time; one instance per process."""
 
-    def __init__(self, settings: Settings, registry: Registry, roots: Sequence[Path]) -> None:
+    def __init__(self, settings: Settings, registry: Registry, roots: Sequence[Path], cache: Cache | None = None) -> None:
+        from nnlint.engine import Engine
+        from nnlint.project import ClassHierarchy
+        from nnlint.registry import Selection
+
         self.settings = settings
         self.warnings: list[str] = []
         self.selection = Selection(registry, settings, self.warnings)
-        self.hierarchy = ClassHierarchy(summarise_file, roots)
+        self.cache = cache
+        self.hierarchy = ClassHierarchy(self._summarise, roots, settings.extend_module_bases)
         self.engine = Engine(self.hierarchy)
+        self.engine.known_codes = frozenset(registry.codes())
+        self._digests: dict[str, str | None] = {}  # file -> content hash of what this process read
 
     def lint_text(self, text: str, path: str, module_path: Path | None = None) -> FileResult:
-        rules = self.selection.rules_for(path)
-        module, is_package = "", False
+        module, is_package, key = "", False, path
         if module_path is not None:
             module, is_package, root = module_name_for(module_path)
             self.hierarchy.add_root(root)
+            key = os.fspath(module_path.resolve())
+        return self._lint(text, path, key, module, is_package)
+
+    def _lint(self, text: str, path: str, key: str, module: str, is_package: bool) -> FileResult:
+        rules = self.selection.rules_for(path)
+        module = module or Path(path).stem
+        self.hierarchy.begin_file(module, key)
         try:
-            return self.engine.lint(text, path, rules, module or Path(path).stem, is_package)
+            return self.engine.lint(text, path, rules, module, is_package)
         except RecursionError:
             return FileResult(path, errors=[FileError(path, "cannot analyse: nesting is too deep", kind="syntax")])
 
     def lint_path(self, path: str) -> FileResult:
+        """Lint one file and, when there is a cache, store its result."""
         try:
-            source = read_source(path)
+            data = read_bytes(path)
         except SourceError as exc:
-            return FileResult(path, errors=[FileError(path, exc.message, exc.line, None, exc.kind)])
-        return self.lint_text(source.text, path, Path(path))
+            return _error_result(path, exc)
+        file = Path(path)
+        module, is_package, root = module_name_for(file)
+        self.hierarchy.add_root(root)
+        key = os.fspath(file.resolve())
+        digest = None
+        if self.cache is not None:
+            from nnlint.cache import content_digest
+
+            digest = self._digests[key] = content_digest(data)
+        if path.endswith(".ipynb"):
+            from nnlint.notebooks import lint_notebook
+
+            result = lint_notebook(self, path)
+        else:
+            try:
+                text = decode(data).text
+            except SourceError as exc:
+                return _error_result(path, exc)
+            result = self._lint(text, path, key, module, is_package)
+        if self.cache is not None and digest is not None and not any(e.kind in ("io", "decode") for e in result.errors):
+            deps = [(name, origin, self._digest_of(origin)) for name, origin in self.hierarchy.consulted().items()]
+            codes = self.selection.codes_for(path)
+            self.cache.store_result(key, digest, module, is_package, rules_key(codes), deps, result)
+        return result
+
+    def _digest_of(self, path: str | None) -> str | None:
+        if path is None:
+            return None
+        if path not in self._digests:
+            from nnlint.cache import content_digest
+
+            try:
+                self._digests[path] = content_digest(read_bytes(path))
+            except SourceError:
+                self._digests[path] = None
+        return self._digests[path]
+
+    def _summarise(self, path: Path, module: str, is_package: bool) -> ModuleSummary | None:
+        """Imports and class bases of a file that some linted class inherits from: from the
+        cache, else with ``ast``, else (rare: see project.needs_libcst_summary) with LibCST."""
+        from nnlint.cache import content_digest
+        from nnlint.project import summarise_source
+
+        key = os.fspath(path)
+        try:
+            data = read_bytes(key)
+        except SourceError:
+            self._digests[key] = None
+            return None
+        digest = self._digests[key] = content_digest(data)
+        if self.cache is not None:
+            cached = self.cache.load_summary(key, digest, module, is_package)
+            if cached is not None:
+                return cached
+        try:
+            text = decode(data).text
+        except SourceError:
+            return None
+        summary = summarise_source(text, module, is_package)
+        if summary is None:
+            summary = _libcst_summary(text, module, is_package)
+        if summary is not None and self.cache is not None:
+            self.cache.store_summary(key, digest, is_package, summary)
+        return summary
 
 
-# -- process pool ------------------------------------------------------------------------------
+def _libcst_summary(text: str, module: str, is_package: bool) -> ModuleSummary | None:
+    import libcst as cst
 
-_WORKER: FileLinter | None = None
+    from nnlint.semantic import collect_facts
+
+    try:
+        return collect_facts(cst.parse_module(text), module, is_package).summary()
+    except (cst.ParserSyntaxError, RecursionError, ValueError):
+        return None
 
 
-def _init_worker(settings: Settings, roots: list[Path]) -> None:
-    global _WORKER
-    _WORKER = FileLinter(settings, Registry.with_plugins(), roots)
+# -- the cache, seen from the main process ------------------------------------------------------
 
 
-def _lint_in_worker(path: str) -> FileResult:
-    assert _WORKER is not None
-    return _WORKER.lint_path(path)
+class _DependencyCheck:
+    """Is a dependency recorded in a cache entry still what the hierarchy would find now: the same
+    file for the module (or still none), with the same content?"""
+
+    def __init__(self, roots: Sequence[Path]) -> None:
+        self.roots = roots
+        self._resolved: dict[str, str | None] = {}
+        self._digests: dict[str, str | None] = {}
+
+    def __call__(self, module: str, path: str | None, digest: str | None) -> bool:
+        if module not in self._resolved:
+            found = find_module_file(module, self.roots)
+            self._resolved[module] = os.fspath(found[0]) if found is not None else None
+        if self._resolved[module] != path:
+            return False
+        if path is None:
+            return True
+        if path not in self._digests:
+            from nnlint.cache import content_digest
+
+            try:
+                self._digests[path] = content_digest(read_bytes(path))
+            except SourceError:
+                self._digests[path] = None
+        return self._digests[path] == digest
+
+
+def open_cache(settings: Settings, codes: frozenset[str], registry: Registry) -> Cache:
+    from nnlint.cache import Cache, default_cache_dir, settings_key
+
+    directory = Path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
+    return Cache.open(directory, settings_key(settings, codes, registry))
+
+
+def _cached_result(cache: Cache, selection, check: _DependencyCheck, path: str) -> tuple[FileResult | None, int]:  # type: ignore[no-untyped-def]
+    """(the cached result or None, the file's size)."""
+    from nnlint.cache import content_digest
+
+    try:
+        data = read_bytes(path)
+    except SourceError:
+        return None, 0  # the linter reports it
+    file = Path(path)
+    module, is_package, _ = module_name_for(file)
+    result = cache.load_result(
+        path,
+        os.fspath(file.resolve()),
+        content_digest(data),
+        module,
+        is_package,
+        rules_key(selection.codes_for(path)),
+        check,
+    )
+    return result, len(data)
+
+
+# -- many files ---------------------------------------------------------------------------------
 
 
 def default_jobs() -> int:
@@ -79,28 +245,164 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def lint_paths(
-    files: Sequence[Path], settings: Settings, registry: Registry, jobs: int | None = None
-) -> Iterator[FileResult]:
-    """Results in the order of ``files``."""
-    roots = roots_for(files)
-    jobs = jobs or settings.jobs or default_jobs()
-    # A pool costs ~0.1 s to start; it only pays off with several files per worker.
-    jobs = min(jobs, max(1, len(files) // 4))
-    if jobs <= 1:
-        linter = FileLinter(settings, registry, roots)
-        for path in files:
-            yield linter.lint_path(str(path))
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+class _InOrder:
+    """Results arrive in any order and leave in the order of the files."""
 
-    # Warm the parser and import the rules once, so forked workers start ready.
+    def __init__(self, slots: list[FileResult | None]) -> None:
+        self.slots = slots
+        self.next = 0
+
+    def put(self, index: int, result: FileResult) -> Iterator[FileResult]:
+        self.slots[index] = result
+        return self.ready()
+
+    def ready(self) -> Iterator[FileResult]:
+        while self.next < len(self.slots) and self.slots[self.next] is not None:
+            result = self.slots[self.next]
+            self.slots[self.next] = None  # handed out: do not keep it twice
+            self.next += 1
+            yield result  # type: ignore[misc]
+
+
+def lint_paths(
+    files: Sequence[Path],
+    settings: Settings,
+    registry: Registry,
+    jobs: int | None = None,
+    *,
+    use_cache: bool = True,
+    warnings: list[str] | None = None,
+) -> Iterator[FileResult]:
+    """Results in the order of ``files``. Problems with the cache go to ``warnings``."""
+    from nnlint.registry import Selection
+
+    warnings = warnings if warnings is not None else []
+    roots = roots_for(files)
+    selection = Selection(registry, settings, [])
+    cache = open_cache(settings, frozenset(selection.codes), registry) if use_cache else None
+    order = _InOrder([None] * len(files))
+    todo: list[tuple[int, str, int]] = []  # (index, path, size)
+    check = _DependencyCheck(roots)
+    for index, file in enumerate(files):
+        path = str(file)
+        if cache is None:
+            todo.append((index, path, _size(path)))
+            continue
+        hit, size = _cached_result(cache, selection, check, path)
+        if hit is None:
+            todo.append((index, path, size))
+        else:
+            yield from order.put(index, hit)
+    if cache is not None:
+        warnings.extend(cache.take_warnings())
+    if not todo:
+        return
+    requested = jobs or settings.jobs or default_jobs()
+    workers = min(requested, len(todo), max(1, sum(size for *_, size in todo) // BYTES_PER_WORKER))
+    if workers <= 1:
+        linter = FileLinter(settings, registry, roots, cache)
+        for index, path, _ in todo:
+            yield from order.put(index, linter.lint_path(path))
+        if cache is not None:
+            warnings.extend(cache.take_warnings())
+        return
+    yield from _lint_in_pool(todo, workers, order, settings, registry, roots, cache, warnings)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _chunks(todo: list[tuple[int, str, int]], workers: int) -> list[list[tuple[int, str]]]:
+    """Largest files first, in batches that shrink as the work left shrinks (guided scheduling):
+    few messages, and no worker left with a long file at the end while the others idle."""
+    ordered = sorted(todo, key=lambda item: -item[2])
+    remaining = sum(size for *_, size in ordered)
+    chunks: list[list[tuple[int, str]]] = []
+    chunk: list[tuple[int, str]] = []
+    chunk_bytes = 0
+    for index, path, size in ordered:
+        chunk.append((index, path))
+        chunk_bytes += size
+        if chunk_bytes >= max(MIN_CHUNK_BYTES, remaining / (workers * 4)):
+            chunks.append(chunk)
+            remaining -= chunk_bytes
+            chunk, chunk_bytes = [], 0
+    if chunk:
+        chunks.append(chunk)
+    return chunks
+
+
+# -- process pool -------------------------------------------------------------------------------
+
+_WORKER: FileLinter | None = None
+
+
+def _init_worker(settings: Settings, roots: list[Path], cache_spec: tuple[str, str] | None) -> None:
+    """Build the worker's linter -- unless it was forked with one ready."""
+    global _WORKER
+    if _WORKER is not None:
+        return
+    from nnlint.cache import Cache
+    from nnlint.registry import Registry
+
+    cache = Cache.open(Path(cache_spec[0]), cache_spec[1]) if cache_spec else None
+    _WORKER = FileLinter(settings, Registry.with_plugins(), roots, cache)
+
+
+def _lint_chunk(chunk: list[tuple[int, str]]) -> tuple[list[tuple[int, FileResult]], list[str]]:
+    assert _WORKER is not None
+    results = [(index, _WORKER.lint_path(path)) for index, path in chunk]
+    return results, _WORKER.cache.take_warnings() if _WORKER.cache is not None else []
+
+
+def _lint_in_pool(
+    todo: list[tuple[int, str, int]],
+    workers: int,
+    order: _InOrder,
+    settings: Settings,
+    registry: Registry,
+    roots: list[Path],
+    cache: Cache | None,
+    warnings: list[str],
+) -> Iterator[FileResult]:
+    global _WORKER
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
     import libcst as cst
 
+    # Import and warm everything once, so forked workers start ready to lint.
     cst.parse_module("x = 1\n")
-    Selection(registry, settings, []).rules_for("warm.py")
-    context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(settings, roots)) as pool:
-        chunk = max(1, min(16, len(files) // (jobs * 8)))
-        yield from pool.map(_lint_in_worker, [str(p) for p in files], chunksize=chunk)
+    linter = FileLinter(settings, registry, roots, cache)
+    for code in linter.selection.codes:
+        registry.load(code)
+    fork = "fork" in multiprocessing.get_all_start_methods()
+    _WORKER = linter if fork else None
+    cache_spec = (os.fspath(cache.directory), cache.settings_key) if cache else None
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork" if fork else "spawn"),
+        initializer=_init_worker,
+        initargs=(settings, roots, cache_spec),
+    )
+    pending: dict[object, list[tuple[int, str]]] = {}
+    try:
+        pending = {pool.submit(_lint_chunk, chunk): chunk for chunk in _chunks(todo, workers)}
+        for future in as_completed(list(pending)):
+            chunk = pending.pop(future)
+            try:
+                results, chunk_warnings = future.result()
+            except BrokenProcessPool:
+                results = [(index, FileResult(path, errors=[FileError(path, CRASHED_WORKER, kind="internal")])) for index, path in chunk]
+                chunk_warnings = []
+            warnings.extend(chunk_warnings)
+            for index, result in results:
+                yield from order.put(index, result)
+    finally:
+        _WORKER = None
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -81,7 +81,7 @@ class LintItem(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self._relative_path()}::nnlint"
+        return self.path, None, "nnlint"
 
     def _relative_path(self) -> str:
         try:

@@ -19,6 +19,7 @@ _REGISTRIES = frozenset({"_parameters", "_buffers", "_modules"})
 # Bounds that keep a walk cheap on models that hold large Python structures.
 MAX_CONTAINER_ITEMS = 10_000
 MAX_DEPTH = 8
+_ATOMS = frozenset({int, float, bool, str, bytes, type(None), torch.dtype, torch.device, torch.Size})
 
 
 @dataclass(frozen=True)
@@ -94,13 +95,15 @@ class _Walker:
             self._visit(value, join(prefix, name), container=None, owner=owner, depth=0)
 
     def _visit(self, value: Any, path: str, container: str | None, owner: Reached | None, depth: int) -> None:
+        if type(value) in _ATOMS:  # most attributes: settle them before any isinstance check
+            return
         if isinstance(value, torch.Tensor):
             self._tensor(value, path, container, owner)
         elif isinstance(value, nn.Module):
             self._module(value, path, container, owner)
         elif depth >= MAX_DEPTH:
             return
-        elif isinstance(value, Mapping):
+        elif isinstance(value, (dict, Mapping)):  # dict first: the ABC check is slow
             for index, (key, item) in enumerate(value.items()):
                 if index >= MAX_CONTAINER_ITEMS:
                     break

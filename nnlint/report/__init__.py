@@ -29,6 +29,7 @@ class Report:
     results: Sequence[FileResult]
     files_checked: int
     sources: dict[str, str] = field(default_factory=dict)  # path -> text, for the `full` format
+    project_root: str | None = None  # relative paths (SARIF) are relative to this
 
     @property
     def findings(self) -> list[Finding]:

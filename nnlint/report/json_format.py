@@ -34,6 +34,7 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         "name": finding.name,
         "message": finding.message,
         "path": finding.path,
+        "cell": finding.cell,
         "line": finding.line,
         "column": finding.column,
         "end_line": finding.end_line,
@@ -50,6 +51,7 @@ def error_to_dict(error: FileError) -> dict[str, Any]:
         "name": f"{error.kind}-error",
         "message": error.message,
         "path": error.path,
+        "cell": error.cell,
         "line": error.line,
         "column": error.column,
         "end_line": error.line,
@@ -60,7 +62,7 @@ def error_to_dict(error: FileError) -> dict[str, Any]:
 
 def _objects(report: Report) -> list[dict[str, Any]]:
     items = [finding_to_dict(f) for f in report.findings] + [error_to_dict(e) for e in report.errors]
-    return sorted(items, key=lambda d: (d["path"], d["line"] or 0, d["column"] or 0, d["code"] or ""))
+    return sorted(items, key=lambda d: (d["path"], d["cell"] or 0, d["line"] or 0, d["column"] or 0, d["code"] or ""))
 
 
 def write_json(report: Report, out: IO[str]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import traceback
 import weakref
 from collections.abc import Callable, Mapping
@@ -186,13 +187,23 @@ def build_on(spec: ModelSpec, device: torch.device, seed: int | None = None) -> 
 
 def make_inputs(spec: ModelSpec, device: torch.device) -> tuple[Any, ...]:
     """The spec's inputs for `device` as positional arguments, all tensors on that device."""
+    arguments = call_inputs(spec, device)
+    check_input_devices(arguments, device)
+    return arguments
+
+
+def call_inputs(spec: ModelSpec, device: torch.device) -> tuple[Any, ...]:
+    """`spec.inputs(device)` as a tuple of positional arguments."""
     try:
         value = spec.inputs(device)
     except CheckFailure:
         raise
     except Exception as exc:
         raise fatal(f"inputs({device}) from {_callable_name(spec.inputs)} raised {describe_exception(exc)}") from exc
-    arguments = value if isinstance(value, tuple) else (value,)
+    return value if isinstance(value, tuple) else (value,)
+
+
+def check_input_devices(arguments: tuple[Any, ...], device: torch.device) -> None:
     for path, tensor in tensor_leaves(arguments, "inputs"):
         if not on_device(tensor, device):
             raise fatal(
@@ -200,7 +211,6 @@ def make_inputs(spec: ModelSpec, device: torch.device) -> tuple[Any, ...]:
                 "create its tensors on the device it is given",
                 path,
             )
-    return arguments
 
 
 def move_inputs(arguments: Any, device: torch.device) -> Any:
@@ -217,15 +227,46 @@ def move_inputs(arguments: Any, device: torch.device) -> Any:
 
 
 def forward(model: nn.Module, arguments: tuple[Any, ...], where: str) -> Any:
-    """`model(*arguments)`; a failure names the inputs' shapes, which is usually the cause."""
+    """`model(*arguments)`. A failure names the input shapes (the usual cause) and, when devices
+    were mixed, the tensors and modules the model holds outside its registries (they did not
+    follow the model to its device)."""
     try:
         return model(*arguments)
     except Exception as exc:
         shapes = ", ".join(f"{path} {tuple(t.shape)}" for path, t in tensor_leaves(arguments, "inputs"))
-        raise fatal(
-            f"the forward pass {where} raised {describe_exception(exc)}"
-            + (f"; input shapes: {shapes}" if shapes else "")
-        ) from exc
+        reason = describe_exception(exc)
+        problems = [Problem("", f"the forward pass {where} raised {reason}" + (f"; input shapes: {shapes}" if shapes else ""))]
+        if MIXED_DEVICES.search(reason):
+            problems += [
+                Problem(item.path, f"suspect: not registered, so it stays on {item.value_device} when the model moves", item.rule)
+                for item in _unregistered_with_devices(model)
+            ]
+        raise CheckFailure(problems) from exc
+
+
+# How torch words a device mismatch (as opposed to, say, an op without a kernel for a device).
+MIXED_DEVICES = re.compile(r"(is not on the expected device|Expected all tensors to be on the same device|same device)")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Suspect:
+    path: str
+    rule: str | None
+    value_device: str
+
+
+def _unregistered_with_devices(model: nn.Module) -> list[_Suspect]:
+    from pytest_nnlint.walk import unregistered
+
+    suspects = []
+    for item in unregistered(model):
+        if isinstance(item.value, torch.Tensor):
+            device = str(item.value.device)
+        else:
+            devices = {str(t.device) for t in [*item.value.parameters(), *item.value.buffers()]}
+            device = ", ".join(sorted(devices)) or "its device"
+        suspects.append(_Suspect(item.path, item.rule, device))
+    return suspects
 
 
 def tensor_leaves(value: Any, path: str = "output") -> list[tuple[str, torch.Tensor]]:
@@ -399,6 +440,10 @@ def _callable_name(value: Any) -> str:
     return f"{module}:{name}" if name and module else repr(value)
 
 
-def seeded(seed: int) -> None:
-    """Seed the CPU generator only (torch.manual_seed would also queue a CUDA seed)."""
+def seeded(seed: int, device: torch.device | None = None) -> None:
+    """Seed the CPU generator, and the generator of `device` when it is a CUDA device.
+    (torch.manual_seed would also queue a seed for every CUDA device, even an uninitialised one.)"""
     torch.default_generator.manual_seed(seed)
+    if device is not None and device.type == "cuda":
+        with torch.cuda.device(device.index if device.index is not None else torch.cuda.current_device()):
+            torch.cuda.manual_seed(seed)

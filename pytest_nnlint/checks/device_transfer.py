@@ -11,9 +11,12 @@ import torch
 from torch import nn
 
 from pytest_nnlint.checks._support import (
+    MIXED_DEVICES,
     Report,
     build_model,
+    call_inputs,
     check_function,
+    check_input_devices,
     describe_exception,
     fatal,
     forward,
@@ -27,45 +30,59 @@ from pytest_nnlint.spec import ModelSpec
 from pytest_nnlint.walk import walk
 
 META = torch.device("meta")
+
 CPU = torch.device("cpu")
 
 
 @check_function("device-transfer")
 def device_transfer(spec: ModelSpec, device: torch.device, report: Report) -> None:
-    """cpu -> meta (placement, forward where meta supports it) and .cpu() + forward on a CPU
-    device; cpu -> device -> cpu -> device with .to()/.cpu()/.cuda() on an accelerator."""
+    """On a CPU device: .cpu() + forward, then cpu -> meta (placement, and a forward pass where
+    meta kernels exist). On an accelerator: cpu -> device -> cpu -> device through
+    .to()/.cpu()/.cuda(), then a forward pass on the device."""
     if device.type == "cpu":
-        _to_meta(spec, report)
         model = build_model(spec)
         _transfer(model, "cpu", CPU, report)
         _forward_on(spec, model, CPU, report)
+        if not report.problems:
+            _to_meta(spec, model, report)
         return
     model = build_model(spec)
-    _transfer(model, "to", device, report)
-    _transfer(model, "cpu", CPU, report)
-    if device.type == "cuda":
-        _transfer(model, "cuda", device, report, index=device.index)
-    else:
-        _transfer(model, "to", device, report)
+    steps = [("to", device), ("cpu", CPU), ("cuda" if device.type == "cuda" else "to", device)]
+    for how, target in steps:
+        _transfer(model, how, target, report, index=device.index)
+        if report.problems:
+            return  # later transfers would repeat the same tensors
     _forward_on(spec, model, device, report)
 
 
-def _to_meta(spec: ModelSpec, report: Report) -> None:
-    model = build_model(spec)
+def _to_meta(spec: ModelSpec, model: nn.Module, report: Report) -> None:
+    before = _registered_names(model)
     try:
         move(model, "to", META)
     except CheckFailure as failure:
         report.note(f"skipped the transfer to the meta device: {failure.problems[0].message}")
         return
-    _check_placement(model, META, ".to(meta)", report)
+    _check_placement(model, META, ".to(meta)", report, before)
     if report.problems:
         return  # the forward would only fail on the tensors already reported
     try:
-        arguments = make_inputs(spec, META)
+        arguments = call_inputs(spec, META)
+    except CheckFailure as failure:
+        report.note(f"skipped the forward pass on the meta device: {failure.problems[0].message}")
+        return
+    check_input_devices(arguments, META)
+    try:
         output = model(*arguments)
-    except Exception as exc:  # many ops have no meta kernel: placement was still checked
-        reason = exc.problems[0].message if isinstance(exc, CheckFailure) else describe_exception(exc)
-        report.note(f"skipped the forward pass on the meta device: {reason}")
+    except Exception as exc:
+        reason = describe_exception(exc)
+        if MIXED_DEVICES.search(reason):
+            report.fail(
+                "",
+                f"the forward pass on the meta device mixed devices: {reason}; a tensor made in forward "
+                "without device= stays on the CPU (create it with device=x.device or x.new_*)",
+            )
+        else:  # many ops have no meta kernel: placement was still checked
+            report.note(f"skipped the forward pass on the meta device: {reason}")
         return
     _check_outputs(output, META, report)
 
@@ -86,14 +103,19 @@ def _transfer(model: nn.Module, how: str, device: torch.device, report: Report, 
     _check_placement(model, device, call, report, before)
 
 
-def _registered_names(model: nn.Module) -> dict[int, str]:
-    names = {id(t): name for name, t in model.named_parameters()}
-    names.update({id(t): name for name, t in model.named_buffers()})
+def _registered_names(model: nn.Module) -> dict[int, tuple[str, str]]:
+    """id -> (name, "parameter" | "buffer") of everything registered, before a move."""
+    names = {id(t): (name, "parameter") for name, t in model.named_parameters()}
+    names.update({id(t): (name, "buffer") for name, t in model.named_buffers()})
     return names
 
 
 def _check_placement(
-    model: nn.Module, device: torch.device, call: str, report: Report, before: dict[int, str] | None = None
+    model: nn.Module,
+    device: torch.device,
+    call: str,
+    report: Report,
+    before: dict[int, tuple[str, str]] | None = None,
 ) -> None:
     for item in walk(model):
         if not item.is_tensor or on_device(item.value, device):
@@ -102,9 +124,14 @@ def _check_placement(
         if item.registered:
             report.fail(item.path, f"registered {item.kind} {where} (does the module override _apply() or to()?)")
         elif before is not None and id(item.value) in before:
+            name, kind = before[id(item.value)]
+            if kind == "parameter" and device.type == "meta":
+                # Only a move to meta replaces Parameter objects; real devices update them in
+                # place, so a kept reference to a parameter stays valid there.
+                continue
             report.fail(
                 item.path,
-                f"is a stale reference to {before[id(item.value)]!r}, {where}: .to() replaces buffers, "
+                f"is a stale reference to {kind} {name!r}, {where}: .to() replaces buffers, "
                 "so a reference kept elsewhere stops following the module",
                 item.rule,
             )

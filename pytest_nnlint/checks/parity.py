@@ -23,14 +23,14 @@ from pytest_nnlint.checks._support import (
     tolerances,
 )
 from pytest_nnlint.spec import ModelSpec
+from pytest_nnlint.state import tf32_disabled
 
 CPU = torch.device("cpu")
 
 
 @check_function("parity", accelerator_only=True)
 def parity(spec: ModelSpec, device: torch.device, report: Report) -> None:
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    tf32_disabled()  # restored by the state guard
 
     reference = build_on(spec, CPU)
     candidate = build_on(spec, device)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from pytest_nnlint.checks._support import Report, build_on, check_function
+from pytest_nnlint.checks._support import Report, build_model, check_function
 from pytest_nnlint.spec import ModelSpec
 from pytest_nnlint.walk import Reached, unregistered
 
@@ -12,8 +12,9 @@ from pytest_nnlint.walk import Reached, unregistered
 @check_function("registration")
 def registration(spec: ModelSpec, device: torch.device, report: Report) -> None:
     """Report every tensor and module reachable from the model's attributes - plain attributes,
-    lists, tuples and dicts included - that PyTorch does not know about."""
-    model = build_on(spec, device)
+    lists, tuples and dicts included - that PyTorch does not know about. What is registered does
+    not depend on the device, so the instance stays where the factory built it."""
+    model = build_model(spec)
     for item in unregistered(model):
         report.fail(item.path, explain_unregistered(item), item.rule)
 

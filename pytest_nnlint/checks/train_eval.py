@@ -4,7 +4,6 @@ are deterministic and finite."""
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from pytest_nnlint.checks._support import (
     Report,

@@ -1,15 +1,14 @@
 """Every rule's VALID and INVALID examples run as tests (one test per example), and its fixes
-are checked against the expected output and for idempotence."""
+are checked against the expected output and for idempotence. The checks live in nnlint.testing,
+which rule packs use for their own rules."""
 
 from __future__ import annotations
 
 import pytest
 
-from nnlint.fixes import apply_edits
 from nnlint.registry import Registry
-from nnlint.rule import ERROR_MARK
 from nnlint.rules import BUILTIN
-from tests.conftest import lint_snippet
+from nnlint.testing import check_definition, check_fix_example, check_invalid_example, check_valid_example
 
 REGISTRY = Registry.with_plugins()
 RULES = [REGISTRY.load(code) for code in REGISTRY.codes()]
@@ -24,39 +23,22 @@ def _cases(kind: str):
 
 @pytest.mark.parametrize(("rule", "source"), list(_cases("valid")))
 def test_valid_example_is_silent(rule, source):
-    result = lint_snippet(source, [rule.code])
-    assert not result.errors, result.errors
-    assert [f.message for f in result.findings] == []
+    check_valid_example(rule, source)
 
 
 @pytest.mark.parametrize(("rule", "example"), list(_cases("invalid")))
 def test_invalid_example_is_flagged_on_marked_lines(rule, example):
-    result = lint_snippet(example.code, [rule.code])
-    assert not result.errors, result.errors
-    expected = {n for n, line in enumerate(example.code.splitlines(), 1) if line.rstrip().endswith(ERROR_MARK)}
-    assert expected, "an INVALID example must mark its lines with '# error'"
-    assert {f.line for f in result.findings} == expected
-    for finding in result.findings:
-        assert finding.code == rule.code and finding.name == rule.name
-        assert finding.message
+    check_invalid_example(rule, example)
 
 
 @pytest.mark.parametrize(("rule", "example"), [p for p in _cases("invalid") if p.values[1].fixed is not None])
 def test_fix_gives_expected_output_and_is_idempotent(rule, example):
-    result = lint_snippet(example.code, [rule.code])
-    edits = [e for f in result.findings if f.fix for e in f.fix.edits]
-    assert edits, "the example expects a fix but none was offered"
-    fixed = apply_edits(example.code, edits)
-    assert fixed == example.fixed
-    compile(fixed, "<fixed>", "exec")
-    again = lint_snippet(fixed, [rule.code])
-    assert not [f for f in again.findings if f.fix], "a second pass must have nothing left to fix"
+    check_fix_example(rule, example)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
 def test_rule_definition_is_complete(rule):
-    assert rule.validate_definition() == []
-    assert rule.fix_availability == "none" or rule.fix_safety != "No fix is available."
+    check_definition(rule)
 
 
 @pytest.mark.parametrize("code", sorted(BUILTIN))

@@ -6,4 +6,19 @@ RULES: dict[str, tuple[str, bool, str]] = {
         True,
         "nnlint.rules.checkpoint.state_dict_snapshot_alias:StateDictSnapshotAlias",
     ),
+    "NN302": (
+        "torch-load-without-weights-only",
+        True,
+        "nnlint.rules.checkpoint.torch_load_without_weights_only:TorchLoadWithoutWeightsOnly",
+    ),
+    "NN303": (
+        "load-state-dict-strict-false-unchecked",
+        True,
+        "nnlint.rules.checkpoint.load_state_dict_strict_false_unchecked:LoadStateDictStrictFalseUnchecked",
+    ),
+    "NN304": (
+        "save-whole-model",
+        True,
+        "nnlint.rules.checkpoint.save_whole_model:SaveWholeModel",
+    ),
 }

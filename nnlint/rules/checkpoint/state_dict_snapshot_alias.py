@@ -50,6 +50,7 @@ class StateDictSnapshotAlias(Rule):
     fix_safety = "Safe: `copy.deepcopy(...)` (adding `import copy`) is what a snapshot means."
     fix_availability = "safe"
     needs_flow = True
+    triggers = ("step", "backward")  # it reports only where training steps follow the snapshot
     VALID = [
         "import copy\n\ndef fit(model, opt, loader, evaluate):\n    best, best_state = 0.0, None\n    for x, y in loader:\n        loss = model(x, y)\n        loss.backward()\n        opt.step()\n        if evaluate(model) > best:\n            best_state = copy.deepcopy(model.state_dict())\n    model.load_state_dict(best_state)\n",
         # Saved straight away: the file holds the weights of that moment.

@@ -6,4 +6,29 @@ RULES: dict[str, tuple[str, bool, str]] = {
         True,
         "nnlint.rules.mode.missing_eval_before_inference:MissingEvalBeforeInference",
     ),
+    "NN202": (
+        "functional-dropout-ignores-mode",
+        True,
+        "nnlint.rules.mode.functional_dropout_ignores_mode:FunctionalDropoutIgnoresMode",
+    ),
+    "NN203": (
+        "eval-not-restored-to-train",
+        True,
+        "nnlint.rules.mode.eval_not_restored_to_train:EvalNotRestoredToTrain",
+    ),
+    "NN204": (
+        "mode-method-not-called",
+        True,
+        "nnlint.rules.mode.mode_method_not_called:ModeMethodNotCalled",
+    ),
+    "NN205": (
+        "manual-training-flag",
+        True,
+        "nnlint.rules.mode.manual_training_flag:ManualTrainingFlag",
+    ),
+    "NN206": (
+        "forward-called-directly",
+        True,
+        "nnlint.rules.mode.forward_called_directly:ForwardCalledDirectly",
+    ),
 }

@@ -10,6 +10,7 @@ from nnlint.semantic import ClassInfo
 class SuperWrongClass(Rule):
     code = "NN101"
     name = "super-wrong-class"
+    triggers = ("super",)  # only calls of `super` are examined
     summary = "`super(Other, self)` names a class that is not the enclosing class or one of its bases"
     what = (
         "Flags `super(Other, self)` inside a method of class `C` when `Other` is neither `C` nor one "

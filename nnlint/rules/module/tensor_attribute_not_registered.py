@@ -12,6 +12,7 @@ _CUSTOM_DEVICE_METHODS = frozenset({"_apply", "to", "cuda"})
 class TensorAttributeNotRegistered(Rule):
     code = "NN103"
     name = "tensor-attribute-not-registered"
+    triggers = ("torch",)  # every tensor factory it knows is a `torch.` name
     summary = "a plain tensor stored on `self` in a Module's `__init__` (neither buffer nor Parameter)"
     what = (
         "Flags `self.x = torch.randn(...)` -- any torch tensor factory, `torch.tensor`, "
