@@ -95,6 +95,9 @@ def fix_text(source: str, path: str, lint: Callable[[str], FileResult], applies:
     refused, and the source is returned unchanged with a failure naming the rule(s) at fault."""
     text, applied = source, Counter[str]()
     result = original = lint(source)
+    # A source CPython already rejects (LibCST accepts e.g. `return` outside a function) cannot be
+    # made worse by failing compile(): then only LibCST's parse of each round is checked.
+    compiles: bool | None = None
     for _ in range(MAX_ROUNDS):
         fixable = [f for f in result.findings if applies(f.fix)]
         if not fixable:
@@ -102,9 +105,11 @@ def fix_text(source: str, path: str, lint: Callable[[str], FileResult], applies:
         round_ = apply_fixes(text, fixable)
         if round_.text == text:  # fixes that change nothing: nothing to do
             return FixOutcome(text, result, original, applied)
-        problem = parse_problem(round_.text, path)
+        if compiles is None:
+            compiles = _cpython_compiles(source, path)
+        problem = parse_problem(round_.text, path, compiles)
         if problem is not None:
-            culprits = _culprits(text, round_.applied, path) or sorted({f.code for f in round_.applied})
+            culprits = _culprits(text, round_.applied, path, compiles) or sorted({f.code for f in round_.applied})
             message = (
                 f"fix for {', '.join(culprits)} would make the file invalid ({problem}); "
                 f"the file was left unchanged; {BUG_HINT}"
@@ -122,14 +127,15 @@ def fix_text(source: str, path: str, lint: Callable[[str], FileResult], applies:
     return FixOutcome(text, result, original, applied)
 
 
-def parse_problem(text: str, path: str) -> str | None:
-    """Why ``text`` is not valid Python for both CPython and LibCST, or None."""
+def parse_problem(text: str, path: str, compiles: bool = True) -> str | None:
+    """Why ``text`` is not valid Python for LibCST and (when ``compiles``) CPython, or None."""
     import libcst as cst
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SyntaxWarning for odd escapes is not our business
-            compile(text, path, "exec", dont_inherit=True)
+        if compiles:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # SyntaxWarning for odd escapes is not our business
+                compile(text, path, "exec", dont_inherit=True)
         cst.parse_module(text)
     except SyntaxError as exc:
         return f"SyntaxError: {exc.msg} at line {exc.lineno}"
@@ -140,9 +146,19 @@ def parse_problem(text: str, path: str) -> str | None:
     return None
 
 
-def _culprits(text: str, applied: Sequence[Finding], path: str) -> list[str]:
+def _culprits(text: str, applied: Sequence[Finding], path: str, compiles: bool) -> list[str]:
     """The rules whose fix alone breaks ``text``."""
-    return sorted({f.code for f in applied if parse_problem(apply_fixes(text, [f]).text, path) is not None})
+    return sorted({f.code for f in applied if parse_problem(apply_fixes(text, [f]).text, path, compiles) is not None})
+
+
+def _cpython_compiles(text: str, path: str) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 # -- one file ----------------------------------------------------------------------------------

@@ -47,9 +47,10 @@ def _package_of(directory: Path) -> tuple[tuple[str, ...], Path]:
     return (*parts, directory.name), root
 
 
-def module_name_for(path: Path) -> tuple[str, bool, Path]:
+def module_name_for(path: Path, resolved: bool = False) -> tuple[str, bool, Path]:
     """(dotted module name, is_package, import root) of a source file, from its package layout."""
-    path = path.resolve()
+    if not resolved:
+        path = path.resolve()
     is_package = path.name == "__init__.py"
     parts, root = _package_of(path.parent)
     if not is_package:

@@ -99,10 +99,10 @@ class FileLinter:
             data = read_bytes(path)
         except SourceError as exc:
             return _error_result(path, exc)
-        file = Path(path)
-        module, is_package, root = module_name_for(file)
+        resolved = Path(path).resolve()
+        module, is_package, root = module_name_for(resolved, resolved=True)
         self.hierarchy.add_root(root)
-        key = os.fspath(file.resolve())
+        key = os.fspath(resolved)
         digest = None
         if self.cache is not None:
             from nnlint.cache import content_digest
@@ -221,11 +221,11 @@ def _cached_result(cache: Cache, selection, check: _DependencyCheck, path: str) 
         data = read_bytes(path)
     except SourceError:
         return None, 0  # the linter reports it
-    file = Path(path)
-    module, is_package, _ = module_name_for(file)
+    resolved = Path(path).resolve()
+    module, is_package, _ = module_name_for(resolved, resolved=True)
     result = cache.load_result(
         path,
-        os.fspath(file.resolve()),
+        os.fspath(resolved),
         content_digest(data),
         module,
         is_package,

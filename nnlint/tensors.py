@@ -64,7 +64,7 @@ _TORCH_TENSOR_FUNCTIONS = (
     "diag_embed tril triu bucketize searchsorted lerp addcmul addcdiv erf erfinv logical_and "
     "logical_or logical_not logical_xor isnan isinf isfinite nan_to_num maximum minimum fmod "
     "remainder div mul add sub atan2 cdist cosine_similarity polar complex view_as_real "
-    "view_as_complex clone detach real imag conj einsum"
+    "view_as_complex clone detach real imag conj"
 ).split()
 _FUNCTIONAL_TENSOR_FUNCTIONS = (
     "linear bilinear conv1d conv2d conv3d conv_transpose1d conv_transpose2d conv_transpose3d relu "
@@ -218,6 +218,10 @@ class Evaluator:
         """The kind a variable or parameter annotated like this holds, if the annotation says."""
         return None
 
+    def parameter(self, function: cst.FunctionDef, name: str) -> str | None:
+        """The kind of an unannotated parameter, when the file shows what every caller passes."""
+        return None
+
     def augmented(self, kind: str | None) -> str | None:
         """The kind of ``x`` after ``x op= ...``."""
         return None
@@ -233,6 +237,7 @@ class Dataflow:
     def __init__(self, scope: Scope, evaluator: Evaluator, fallback: Env | None = None) -> None:
         self.evaluator = evaluator
         self.before: dict[cst.CSTNode, Env] = {}
+        self._loops: list[tuple[list[Env], list[Env]]] = []  # states at `break` / `continue`
         body = scope.body if isinstance(scope, cst.Module) else _suite_statements(scope.body)
         self._local = bound_names(body, set())
         env: dict[str, str] = {}
@@ -240,7 +245,10 @@ class Dataflow:
             params = scope.params
             for param in (*params.posonly_params, *params.params, *params.kwonly_params):
                 self._local.add(param.name.value)
-                kind = evaluator.annotated(param.annotation) if param.annotation is not None else None
+                if param.annotation is not None:
+                    kind = evaluator.annotated(param.annotation)
+                else:
+                    kind = evaluator.parameter(scope, param.name.value)
                 if kind is not None:
                     env[param.name.value] = kind
             for star in (params.star_arg, params.star_kwarg):
@@ -295,12 +303,20 @@ class Dataflow:
             killed = set(target_names(stmt.target)) if isinstance(stmt, cst.For) else set()
             entry = self._kill(env, killed)
             for _ in range(4):  # the lattice is shallow: a few passes reach the fixed point
+                self._loops.append(([], []))
                 end = self._run(_suite_statements(stmt.body), entry)
-                joined = _join(entry, self._kill(end, killed))
+                breaks, continues = self._loops.pop()
+                back = self._kill(end, killed)
+                for state in continues:
+                    back = _join(back, self._kill(state, killed))
+                joined = _join(entry, back)
                 if joined == entry:
                     break
                 entry = joined
-            return self._block(stmt.orelse, entry)
+            out = self._block(stmt.orelse, entry)
+            for state in breaks:
+                out = _join(out, state)
+            return out
         if isinstance(stmt, cst.With):
             killed = {n for item in stmt.items if item.asname is not None for n in target_names(item.asname.name)}
             return self._run(_suite_statements(stmt.body), self._kill(env, killed))
@@ -354,6 +370,9 @@ class Dataflow:
             ):
                 name = call.func.value.value
                 return self._set(env, name, evaluator.mutated(env.get(name)))
+            return env
+        if isinstance(stmt, (cst.Break, cst.Continue)) and self._loops:
+            self._loops[-1][0 if isinstance(stmt, cst.Break) else 1].append(env)
             return env
         if isinstance(stmt, (cst.Del, cst.Global, cst.Nonlocal, cst.Import, cst.ImportFrom)):
             return self._kill(env, bound_names([stmt], set()))
@@ -604,6 +623,13 @@ class ActivationEvaluator(Evaluator):
                 return receiver
         return None
 
+    def parameter(self, function: cst.FunctionDef, name: str) -> str | None:
+        if self.owner is not None:
+            return None
+        kind = self.dataflows.parameter_kinds(function).get(name)
+        # Only models and layers: a loss helper given softmax output is reported at the call.
+        return kind if kind is not None and kind.startswith(RETURNS) else None
+
     def _is_import(self, node: cst.BaseExpression) -> bool:
         while isinstance(node, cst.Attribute):
             node = node.value
@@ -643,14 +669,129 @@ def _rebinds_locally(statement: cst.CSTNode, expr: cst.BaseExpression) -> bool:
     return False
 
 
+# A call of a module-level function: the call, its function (None: module level), that
+# function's class when it is a method, and the small statement holding the call.
+_CallSite = tuple[cst.Call, "cst.FunctionDef | None", "ClassInfo | None", "cst.CSTNode | None"]
+
+
+def _bind_arguments(call: cst.Call, params: list[str]) -> dict[str, cst.BaseExpression] | None:
+    """Parameter name -> argument expression for a call, or None when ``*args``/``**kwargs``
+    make the binding unknowable."""
+    bound: dict[str, cst.BaseExpression] = {}
+    position = 0
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is not None:
+            bound[arg.keyword.value] = arg.value
+        elif position < len(params):
+            bound[params[position]] = arg.value
+            position += 1
+        else:
+            return None  # more positional arguments than parameters: a *args function
+    return bound
+
+
 class ActivationDataflows(FileDataflows):
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
         self._forward: dict[str, str | None] = {}
         self._attributes: dict[str, dict[str, str | None]] = {}
+        self._parameters: dict[cst.FunctionDef, dict[str, str]] = {}
+        self._sites: dict[str, list[_CallSite]] | None = None
 
     def evaluator(self, owner: ClassInfo | None) -> Evaluator:
         return ActivationEvaluator(self, owner)
+
+    def parameter_kinds(self, function: cst.FunctionDef) -> dict[str, str]:
+        """For a module-level function that is only ever called directly in this file: the
+        kinds of its parameters that every call agrees on (`train(model, ...)` called with
+        `model = Net()` from `main`)."""
+        if function in self._parameters:
+            return self._parameters[function]
+        self._parameters[function] = {}  # recursion: unknown while being computed
+        found: dict[str, str] = {}
+        sites = self._call_sites().get(function.name.value)
+        if sites and not function.decorators and self.ctx.facts.functions.get(function.name.value) is function:
+            params = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
+            kinds: dict[str, set[str | None]] = {}
+            for call, scope, owner, small in sites:
+                passed = _bind_arguments(call, params)
+                if passed is None or scope is None or small is None:
+                    kinds.clear()
+                    break
+                flow = self.flow(scope, owner)
+                for param in params + [p.name.value for p in function.params.kwonly_params]:
+                    expr = passed.get(param)
+                    kinds.setdefault(param, set()).add(
+                        flow.kind_before(small, expr) if expr is not None else None
+                    )
+            found = {p: next(iter(k)) for p, k in kinds.items() if len(k) == 1 and None not in k}  # type: ignore[misc]
+        self._parameters[function] = found
+        return found
+
+    def _call_sites(self) -> dict[str, list[_CallSite]]:
+        """Calls of module-level functions by name, with the scope and statement they are in.
+        A function whose name is used other than by calling it (passed as a callback, stored)
+        gets no entry: its callers are not all visible."""
+        if self._sites is not None:
+            return self._sites
+        functions = self.ctx.facts.functions
+        sites: dict[str, list[_CallSite]] = {}
+        escaped: set[str] = set()
+        called: set[cst.Name] = set()
+        labels: set[cst.Name] = set()
+        scopes: list[tuple[cst.CSTNode, ClassInfo | None]] = []
+        small: list[cst.CSTNode | None] = [None]
+
+        def enter(node: cst.CSTNode) -> bool:
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                owner = None
+                if isinstance(node, cst.FunctionDef) and scopes and isinstance(scopes[-1][0], cst.ClassDef):
+                    owner = self.ctx.facts.class_of_node.get(scopes[-1][0])  # type: ignore[arg-type]
+                scopes.append((node, owner))
+                small.append(None)
+            elif isinstance(node, cst.BaseSmallStatement):
+                small[-1] = node
+            elif isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in functions:
+                called.add(node.func)
+                scope, owner = scopes[-1] if scopes else (None, None)
+                if scope is None or isinstance(scope, cst.FunctionDef):
+                    sites.setdefault(node.func.value, []).append((node, scope, owner, small[-1]))  # type: ignore[arg-type]
+                else:
+                    escaped.add(node.func.value)  # in a lambda or class body: not analysed
+            elif isinstance(node, cst.Name) and node.value in functions and node not in called and node not in labels:
+                escaped.add(node.value)
+            elif isinstance(node, (cst.Import, cst.ImportFrom)):
+                return False
+            # Names that label something rather than refer to a variable.
+            if isinstance(node, cst.Attribute):
+                labels.add(node.attr)
+            elif isinstance(node, cst.Arg) and node.keyword is not None:
+                labels.add(node.keyword)
+            elif isinstance(node, cst.Param):
+                labels.add(node.name)
+            return True
+
+        def leave(node: cst.CSTNode) -> None:
+            scopes.pop()
+            small.pop()
+
+        for statement in self.ctx.module.body:
+            if isinstance(statement, cst.FunctionDef):
+                # The definition's own name is not a use; walk its parts.
+                for part in statement.decorators:
+                    walker.walk(part, enter, leave, frozenset({cst.FunctionDef, cst.ClassDef, cst.Lambda}))
+                scopes.append((statement, None))
+                small.append(None)
+                for part in (statement.params, statement.body):
+                    walker.walk(part, enter, leave, frozenset({cst.FunctionDef, cst.ClassDef, cst.Lambda}))
+                scopes.pop()
+                small.pop()
+                continue
+            walker.walk(statement, enter, leave, frozenset({cst.FunctionDef, cst.ClassDef, cst.Lambda}))
+        self._sites = {name: found for name, found in sites.items() if name not in escaped}
+        return self._sites
 
     def kind_of(self, call: cst.CSTNode, expr: cst.BaseExpression) -> str | None:
         """The kind of ``expr``, found inside ``call``, at the engine's current position."""

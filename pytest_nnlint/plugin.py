@@ -8,27 +8,28 @@ items when they run.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_nnlint.items import (
     NOTES_PROPERTY,
-    selected_devices,
     ModelCheckItem,
     ModelsFile,
     contributed_specs,
     has_configured_models,
     pyproject_path,
+    selected_devices,
 )
 from pytest_nnlint.linting import LintFile
 from pytest_nnlint.results import CheckFailure, CheckResult, CheckSkipped
-from pytest_nnlint.spec import CHECK_NAMES, ModelSpec, SpecError
+from pytest_nnlint.spec import ModelSpec, SpecError
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
-
 
 
 # --- options, markers, hooks ---------------------------------------------------------------------
@@ -95,7 +96,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if isinstance(collected, ModelsFile):
         # Conftest files loaded after pyproject.toml was collected may contribute more models.
         new = [spec for spec in _contributed(session) if spec.name not in collected.collected_names]
-        for node in collected.nodes_for(new):
+        try:
+            nodes = list(collected.nodes_for(new))
+        except SpecError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        for node in nodes:
             items.extend(session.genitems(node))
         return
     wanted = config.args_source != pytest.Config.ArgsSource.ARGS or config.getoption("nnlint_models")
@@ -193,7 +198,7 @@ def nn_model(nn_spec: ModelSpec | None, nn_device: torch.device) -> nn.Module:
     from pytest_nnlint.state import preserved_torch_state
 
     spec = _require(nn_spec)
-    with preserved_torch_state(), _failures_as_test_failures():
+    with preserved_torch_state(), _as_test_outcome():
         return build_on(spec, nn_device)
 
 
@@ -204,7 +209,7 @@ def nn_inputs(nn_spec: ModelSpec | None, nn_device: torch.device) -> tuple[Any, 
     from pytest_nnlint.state import preserved_torch_state
 
     spec = _require(nn_spec)
-    with preserved_torch_state(), _failures_as_test_failures():
+    with preserved_torch_state(), _as_test_outcome():
         seeded(spec.seed, nn_device)
         return make_inputs(spec, nn_device)
 
@@ -260,7 +265,8 @@ class CheckRunner:
         from pytest_nnlint.spec import ACCELERATOR_ONLY_CHECKS
 
         spec = _require(spec if spec is not None else self.spec)
-        results, failures = [], []
+        results: list[CheckResult] = []
+        failures: list[str] = []
         for check in spec.selected_checks:
             if check in ACCELERATOR_ONLY_CHECKS and self.device.type == "cpu":
                 continue
@@ -281,18 +287,15 @@ def nn_check(request: pytest.FixtureRequest, nn_device: torch.device, nn_spec: M
     return CheckRunner(request, nn_device, nn_spec)
 
 
-class _failures_as_test_failures:
+@contextmanager
+def _as_test_outcome() -> Iterator[None]:
     """Inside fixtures: CheckFailure fails the test with its message, CheckSkipped skips it."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, value: Any, traceback: Any) -> bool:
-        if isinstance(value, CheckFailure):
-            pytest.fail(str(value), pytrace=False)
-        if isinstance(value, CheckSkipped):
-            pytest.skip(value.reason)
-        return False
+    try:
+        yield
+    except CheckFailure as failure:
+        pytest.fail(str(failure), pytrace=False)
+    except CheckSkipped as skipped:
+        pytest.skip(skipped.reason)
 
 
 # --- reporting -------------------------------------------------------------------------------------
@@ -316,5 +319,3 @@ class NotesReporter:
             for line in self.notes:
                 terminalreporter.line(line)
 
-
-__all__ = ["CHECK_NAMES", "CheckRunner"]

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# The plugin's own tests (tests/plugin) drive pytest in-process.
+pytest_plugins = ["pytester"]
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from pytest_nnlint.results import CheckFailure, CheckResult, CheckSkipped, Problem
-from pytest_nnlint.spec import ModelSpec
+from pytest_nnlint.spec import ModelSpec, SpecError
 from pytest_nnlint.state import preserved_torch_state
 from pytest_nnlint.walk import display_path
 
@@ -148,7 +148,7 @@ def build_model(spec: ModelSpec, seed: int | None = None) -> nn.Module:
     torch.default_generator.manual_seed(spec.seed if seed is None else seed)
     try:
         model = spec.factory()
-    except CheckFailure:
+    except (CheckFailure, SpecError):  # already phrased for the user
         raise
     except Exception as exc:
         raise fatal(f"the factory {_callable_name(spec.factory)} raised {describe_exception(exc)}") from exc
@@ -196,7 +196,7 @@ def call_inputs(spec: ModelSpec, device: torch.device) -> tuple[Any, ...]:
     """`spec.inputs(device)` as a tuple of positional arguments."""
     try:
         value = spec.inputs(device)
-    except CheckFailure:
+    except (CheckFailure, SpecError):  # already phrased for the user
         raise
     except Exception as exc:
         raise fatal(f"inputs({device}) from {_callable_name(spec.inputs)} raised {describe_exception(exc)}") from exc
@@ -299,7 +299,7 @@ def compute_loss(spec: ModelSpec, output: Any) -> torch.Tensor:
     if spec.loss is not None:
         try:
             loss = spec.loss(output)
-        except CheckFailure:
+        except (CheckFailure, SpecError):
             raise
         except Exception as exc:
             raise fatal(f"loss(output) from {_callable_name(spec.loss)} raised {describe_exception(exc)}") from exc

@@ -107,6 +107,21 @@ def test_loop_bodies_see_rebindings_from_later_iterations():
     assert _tensors(source) == set()
 
 
+def test_a_break_carries_its_state_out_of_the_loop():
+    source = """
+        import torch
+
+        def f(model, loader, device):
+            x = torch.zeros(1)
+            for batch in loader:
+                x = model
+                if batch:
+                    break
+                x = torch.ones(1)
+            x.to(device)
+        """
+    assert _messages(source, "NN501") == []
+
 def test_loop_variables_try_and_with_targets_are_unknown():
     assert _tensors(
         """
@@ -181,6 +196,42 @@ def test_activation_kinds_follow_layers_sequentials_and_model_classes():
         "logp": LOG_PROBS,
         "logp2": LOG_PROBS,
     }
+
+
+_HELPER_GETS_MODEL = """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x)
+
+def train(model, loader):
+    for x, y in loader:
+        F.nll_loss(model(x), y).backward()
+
+def main(loader):
+    model = Net()
+    train(model, loader)
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "flagged"),
+    [
+        ("", True),
+        # Another caller passes something else.
+        ("def other(model, loader):\n    train(model, loader)\n", False),
+        # The helper escapes (a callback): its callers are not all visible.
+        ("CALLBACKS = [train]\n", False),
+    ],
+)
+def test_a_helper_parameter_takes_the_kind_every_caller_in_the_file_passes(extra, flagged):
+    assert bool(_messages(_HELPER_GETS_MODEL + extra, "NN603")) is flagged
 
 
 def test_a_self_method_named_softmax_is_not_assumed_to_be_softmax():
@@ -371,3 +422,4 @@ def test_nn603_reports_raw_logits_from_a_linear_layer():
 def test_nn604_suggests_an_explicit_dim():
     [(_, message)] = _messages("import torch.nn as nn\nact = nn.Softmax()\n", "NN604")
     assert "`nn.Softmax(dim=-1)`" in message
+

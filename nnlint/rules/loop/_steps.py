@@ -375,7 +375,8 @@ def training_steps(ctx: FileContext) -> TrainingSteps:
     return analysis
 
 
-_RELEVANT_WORDS = ("backward", "step", "grad", "optim", "sched", "clip", "model", "state_dict", "reset")
+# Method names that make a function part of training (the cheap pre-check looks for them).
+_TRAINING_METHODS = frozenset({"backward", "manual_backward", "step", *CLIP_METHODS})
 
 
 class TrainingSteps:
@@ -383,6 +384,12 @@ class TrainingSteps:
         self.ctx = ctx
         self.module_functions = flows_by_name(ctx)
         self.flow_of_node = {id(flow.node): flow for flow in ctx.flows}
+        self._functions_named: dict[str, list[FunctionFlow]] = {}
+        for flow in ctx.flows:
+            if isinstance(flow.node, cst.FunctionDef) and flow.owner is None:
+                self._functions_named.setdefault(flow.name, []).append(flow)
+        self._relevant: dict[int, bool] = {}
+        self._stepped: dict[int, frozenset[str]] = {}
         self._layouts: dict[int, Layout] = {}
         self._events: dict[int, list[Event]] = {}
         self._in_progress: set[int] = set()
@@ -398,17 +405,55 @@ class TrainingSteps:
         return layout
 
     def relevant(self, flow: FunctionFlow) -> bool:
-        """Cheap pre-check on the flow's call names (most functions never touch gradients)."""
+        """Cheap pre-check on call names, so that only functions that train (or call a same-file
+        helper that does) get analysed -- most functions of a model library never do."""
+        key = id(flow.node)
+        verdict = self._relevant.get(key)
+        if verdict is not None:
+            return verdict
+        self._relevant[key] = False  # recursion
+        verdict = self._trains_directly(flow) or any(
+            self.relevant(callee) for callee in self._possible_callees(flow) if callee is not flow
+        )
+        self._relevant[key] = verdict
+        return verdict
+
+    @staticmethod
+    def _trains_directly(flow: FunctionFlow) -> bool:
         for event in flow.calls():
-            name = (event.method or event.func or "").lower()
-            if any(word in name for word in _RELEVANT_WORDS):
+            method = event.method
+            if method is not None and (method in _TRAINING_METHODS or method.startswith("zero_grad")):
                 return True
-            if event.func is not None and "." not in event.func:
-                if event.func in self.module_functions or event.func[:1].isupper():
-                    return True
-            if event.receiver == "self" and event.method is not None:
+            name = (event.func or "").lower()
+            if "optim" in name or "clip_grad" in name:
                 return True
         return any(isinstance(e, AssignEvent) and any(t.endswith(".grad") for t in e.targets) for e in flow.events)
+
+    def _possible_callees(self, flow: FunctionFlow) -> Iterable[FunctionFlow]:
+        """Same-file functions a call in ``flow`` may reach, judged by name only."""
+        methods = methods_of(self.ctx, flow.owner) if flow.owner is not None else {}
+        for event in flow.calls():
+            if event.func is not None and "." not in event.func:
+                yield from self._functions_named.get(event.func, ())
+            elif event.receiver == "self" and event.method in methods:
+                yield methods[event.method]
+
+    def stepped(self, flow: FunctionFlow) -> frozenset[str]:
+        """Variables this flow steps or clears like an optimizer (`opt.step()`, `scaler.step(opt)`)."""
+        key = id(flow.node)
+        found = self._stepped.get(key)
+        if found is None:
+            names = set()
+            for event in flow.calls():
+                if event.method == "step" or (event.method or "").startswith("zero_grad"):
+                    if event.receiver is not None:
+                        names.add(event.receiver)
+                    if event.node.args:
+                        arg = dotted_name(event.node.args[0].value)
+                        if arg is not None:
+                            names.add(arg)
+            found = self._stepped[key] = frozenset(names)
+        return found
 
     def events(self, flow: FunctionFlow) -> list[Event]:
         key = id(flow.node)
@@ -701,7 +746,9 @@ class TrainingSteps:
         # Code that is handed the optimizer may clear its gradients.
         for arg in call.args:
             key = dotted_name(arg.value)
-            if key is not None and self.kind_of(flow, key) == OPTIMIZER:
+            if key is None or (key not in self.stepped(flow) and kind_by_name(key) != OPTIMIZER):
+                continue
+            if self.kind_of(flow, key) == OPTIMIZER:
                 return True
         return False
 
@@ -753,6 +800,9 @@ class TrainingSteps:
     def _inline(self, flow: FunctionFlow, item: Item, call: cst.Call, callee: FunctionFlow) -> list[Event]:
         inner = self.events(callee)
         if not inner:
+            # A helper that does not train may still build the model (`model = get_net()`).
+            if any(self._builds_model(e.node, e.method, e.func) for e in callee.calls()):
+                return [self._event(MODEL_NEW, item, f"{callee.name}(...)")]
             return []
         mapping = self._bindings(callee, call)
         name = callee.name

@@ -99,6 +99,8 @@ class LossAccumulatedWithGraph(Rule):
         "import torch\n\ndef train(model, opt, loader):\n    for x, y in loader:\n        losses = []\n        for crop in x:\n            losses.append(model(crop, y))\n        loss = torch.stack(losses).mean()\n        loss.backward()\n        opt.step()\n",
         # Not back-propagated here: a validation loss.
         "import torch\n\ndef validate(model, loader):\n    total = 0\n    for x, y in loader:\n        loss = model(x, y)\n        total += loss\n    return total\n",
+        # Reset every few iterations: at most a few graphs are kept, and they do not pile up.
+        "def train(model, opt, loader, log_every):\n    running = 0\n    for step, (x, y) in enumerate(loader):\n        opt.zero_grad()\n        loss = model(x, y)\n        running += loss\n        loss.backward()\n        opt.step()\n        if step % log_every == 0:\n            print(running.item() / log_every)\n            running = 0\n",
         # Reassigned to a number after the backward pass.
         "def train(model, opt, loader):\n    total = 0\n    for x, y in loader:\n        loss = model(x, y)\n        loss.backward()\n        opt.step()\n        loss = float(loss)\n        total += loss\n",
     ]
@@ -150,15 +152,24 @@ class LossAccumulatedWithGraph(Rule):
             # method's callers are the loop (`self.running_loss += loss` in a train-step method).
             if not item.loops and accumulator_root != "self":
                 continue
+            accumulator_key = dotted_name(accumulator)
+            resets = [
+                other
+                for other, names, _ in layout.assigned
+                if accumulator_key in names and other.node is not item.node and not isinstance(other.node, cst.AugAssign)
+            ]
             for operand, key in operands:
-                backward = self._backward_of(layout, item, key, backwards)
+                backward = self._backward_of(layout, item, key, backwards, resets)
                 if backward is not None:
                     self._report(flow, accumulator, how, operand, key, backward)
 
-    def _backward_of(self, layout: Layout, item: Item, key: str, backwards: list[Event]) -> Event | None:
+    def _backward_of(
+        self, layout: Layout, item: Item, key: str, backwards: list[Event], resets: list[Item]
+    ) -> Event | None:
         """The backward pass of ``key`` in the same loop iteration (the same call, for an
         accumulator on `self` outside loops), with ``key`` computed there and not reassigned
-        between the two."""
+        between the two. None when the accumulator is reset within that iteration (or call):
+        then it holds at most one iteration's graphs, which do not pile up."""
         probe = Event("", item.node, item.path, item.loops, item.no_grad, (item.index, 0))
         for backward in backwards:
             if key not in backward.tensors:
@@ -166,6 +177,8 @@ class LossAccumulatedWithGraph(Rule):
             loop = common_loop(probe, backward)
             if loop is None and item.loops:
                 continue
+            if any(loop is None or loop in reset.loops for reset in resets):
+                return None
             computed = any(
                 (loop is None or loop in other.loops) and (key in names or root(key) in names)
                 for other, names, _ in layout.assigned

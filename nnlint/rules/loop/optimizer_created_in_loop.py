@@ -16,6 +16,16 @@ from nnlint.rules.loop._steps import (
 )
 
 
+def _state_of(text: str) -> str:
+    """What the optimizer keeps between steps, in words, by its class name."""
+    name = text.partition("(")[0].rpartition(".")[2].lower()
+    if name.startswith("sgd"):
+        return "momentum buffers"
+    if "adam" in name or name in ("lamb", "lion", "nadam", "radam", "adamax"):
+        return "moment estimates and step count"
+    return "per-parameter buffers and step count"
+
+
 class OptimizerCreatedInLoop(Rule):
     code = "NN406"
     name = "optimizer-created-in-loop"
@@ -90,19 +100,18 @@ class OptimizerCreatedInLoop(Rule):
                 continue
             reported.add(id(built.node))
             where = loop_label(self.ctx.module, loop)
+            state = _state_of(built.text)
             if built.via is None:
                 message = (
                     f"`{built.text}` builds a new optimizer in every iteration of this {where}, so its "
-                    f"state (momentum, Adam's moments and step count) restarts each time; build it "
-                    f"once before the loop (change the learning rate through `param_groups` or a "
-                    f"scheduler)"
+                    f"state ({state}) restarts each time; build it once before the loop (change the "
+                    f"learning rate through `param_groups` or a scheduler)"
                 )
             else:
                 message = (
                     f"`{built.via}()` builds a new `{built.text}` each time it is called, and this "
-                    f"{where} calls it every iteration, so the optimizer's state (momentum, Adam's "
-                    f"moments and step count) restarts each time; build the optimizer once before "
-                    f"the loop and pass it in"
+                    f"{where} calls it every iteration, so the optimizer's state ({state}) restarts "
+                    f"each time; build the optimizer once before the loop and pass it in"
                 )
             self.report(built.node, message)
 

@@ -22,7 +22,8 @@ class NllLossWithoutLogSoftmax(Rule):
         "Flags `F.nll_loss(x, target)` and `criterion(x, target)` (`criterion` a `nn.NLLLoss`) "
         "when `x` is known not to hold log-probabilities: it comes from `F.softmax` / "
         "`nn.Softmax`, a sigmoid, or straight from a linear layer (`nn.Linear`, `F.linear`, a "
-        "model of this file whose `forward` ends in one). Inputs from `log_softmax` / "
+        "model of this file whose `forward` ends in one, built in the same function, held on "
+        "`self`, or passed to a helper by every call of it in the file). Inputs from `log_softmax` / "
         "`nn.LogSoftmax` / `torch.log(softmax)`, and inputs nnlint cannot trace, are left alone."
     )
     why = (

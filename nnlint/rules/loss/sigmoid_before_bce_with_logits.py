@@ -17,8 +17,9 @@ class SigmoidBeforeBceWithLogits(Rule):
         "Flags `F.binary_cross_entropy_with_logits(p, target)` and `criterion(p, target)` "
         "(`criterion` a `nn.BCEWithLogitsLoss`) when `p` is known to hold sigmoid output: "
         "`torch.sigmoid`, `F.sigmoid`, `x.sigmoid()`, an `nn.Sigmoid` layer, an `nn.Sequential` "
-        "ending in one, or a model of this file whose `forward` returns sigmoid output. Sigmoid "
-        "computed only for predictions or metrics is left alone."
+        "ending in one, or a model of this file whose `forward` returns sigmoid output (built in "
+        "the same function, held on `self`, or passed to a helper by every call of it in the "
+        "file). Sigmoid computed only for predictions or metrics is left alone."
     )
     why = (
         "`BCEWithLogitsLoss` applies the sigmoid itself (that is what makes it numerically "

@@ -17,8 +17,9 @@ class SoftmaxBeforeCrossEntropy(Rule):
         "Flags `F.cross_entropy(probs, target)` and `criterion(probs, target)` (`criterion` a "
         "`nn.CrossEntropyLoss`) when `probs` is known to hold softmax output: `F.softmax`, "
         "`torch.softmax`, `x.softmax(...)`, an `nn.Softmax` layer, an `nn.Sequential` ending in "
-        "one, or a model of this file whose `forward` returns softmax output. Softmax computed "
-        "only for predictions or metrics, and `log_softmax` with `nll_loss`, are left alone."
+        "one, or a model of this file whose `forward` returns softmax output -- built in the same "
+        "function, held on `self`, or passed to a helper by every call of it in the file. Softmax "
+        "computed only for predictions or metrics, and `log_softmax` with `nll_loss`, are left alone."
     )
     why = (
         "`CrossEntropyLoss` applies `log_softmax` to its input itself. Given probabilities, it "
