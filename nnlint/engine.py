@@ -142,10 +142,12 @@ class Engine:
         return result
 
     def _warn_unknown_noqa_codes(self, source: str, path: str, result: FileResult) -> None:
-        """A typo in a noqa comment suppresses nothing; say so (a warning, like ruff)."""
+        """A typo in a noqa comment suppresses nothing; say so (a warning, like ruff). Only codes
+        in nnlint's own namespaces count: `# noqa: F401` belongs to another linter."""
+        prefixes = {code.rstrip("0123456789") for code in self.known_codes}
         for line, codes in sorted(line_suppressions(source).by_line.items()):
             for code in sorted(codes or ()):
-                if code not in self.known_codes:
+                if code not in self.known_codes and code.rstrip("0123456789") in prefixes:
                     result.warnings.append(f"{path}:{line}: unknown rule code {code!r} in a noqa comment")
         _, file_codes = file_directive(source)
         for code in sorted(file_codes or ()):
@@ -240,7 +242,7 @@ class Engine:
                     code=item.rule.code,
                     name=item.rule.name,
                     message=item.message,
-                    fix=to_text_fix(ctx.module, item.fix, ranges) if item.fix is not None else None,
+                    fix=to_text_fix(ctx.module, item.fix, ranges, ctx.source) if item.fix is not None else None,
                 )
             )
         result.findings.sort(key=Finding.sort_key)

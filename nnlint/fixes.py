@@ -8,8 +8,10 @@ breaks on).
 
 from __future__ import annotations
 
+import io
 import re
 import sys
+import tokenize
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,23 +27,113 @@ _BARE_LF = re.compile(r"(?<!\r)\n")
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
 
 
-def to_text_fix(module: cst.Module, fix: NodeFix, ranges: dict[cst.CSTNode, Range]) -> Fix | None:
-    """The text edits for ``fix`` in ``module``; None when a replaced node cannot be placed (no fix
-    is better than a wrong one)."""
+def to_text_fix(
+    module: cst.Module, fix: NodeFix, ranges: dict[cst.CSTNode, Range], source: str | None = None
+) -> Fix | None:
+    """The text edits for ``fix`` in ``module`` (whose text is ``source``); None when a replaced
+    node cannot be placed (no fix is better than a wrong one)."""
     edits = []
     for old, new in fix.replacements:
         where = ranges.get(old)
         if where is None:
             return None
-        content = new if isinstance(new, str) else module.code_for_node(new)
+        indent = _block_indent(module, old, where, source) if source is not None else None
+        if isinstance(new, str):
+            content = _reindented(new, indent) if indent else new
+        else:
+            content = _code_in_block(module, new, indent or "")
         edits.append(Edit(*where, _in_newline_style(content, module.default_newline)))
     edits.extend(import_edits(module, fix.imports))
     return Fix(fix.applicability, fix.description, tuple(edits))
 
 
 def _in_newline_style(text: str, newline: str) -> str:
-    """Rules write ``\\n``; a CRLF file must stay CRLF."""
+    """Rules write ``\n``; a CRLF file must stay CRLF."""
     return _BARE_LF.sub(newline, text) if newline != "\n" and "\n" in text else text
+
+
+# -- indentation of multi-line replacements --------------------------------------------------
+#
+# LibCST writes the lines of a bracketed expression relative to the enclosing block, so the code
+# of a node generated on its own (``module.code_for_node``) has lost the block's indentation on
+# every line after the first. A replacement built from it must get that indentation back.
+
+
+def _block_indent(module: cst.Module, old: cst.CSTNode, where: Range, source: str) -> str | None:
+    """The indentation of the block around ``old``, or None when it cannot be known (and no
+    replacement line needs it)."""
+    offset = _offsets_for(source)
+    start, end = offset(where[0], where[1]), offset(where[2], where[3])
+    if where[2] > where[0]:  # a multi-line node: compare its text with its code generated alone
+        placed, alone = split_lines(source[start:end]), split_lines(module.code_for_node(old))
+        if len(placed) != len(alone):
+            return None
+        for in_place, generated in zip(placed[1:], alone[1:]):
+            in_place, generated = in_place.rstrip("\r\n"), generated.rstrip("\r\n")
+            if in_place != generated:
+                return in_place[: len(in_place) - len(generated)] if in_place.endswith(generated) else None
+        return None
+    line_start = offset(where[0], 1)
+    before = source[line_start:start]
+    return before if not before.strip() else None  # `old` starts its line: that line's indent
+
+
+def _code_in_block(module: cst.Module, node: cst.CSTNode, indent: str) -> str:
+    from libcst._nodes.internal import CodegenState
+
+    state = CodegenState(default_indent=module.default_indent, default_newline=module.default_newline)
+    if indent:
+        state.indent_tokens.append(indent)
+    node._codegen(state)
+    return "".join(state.tokens)
+
+
+def _reindented(text: str, indent: str) -> str:
+    """``text`` with ``indent`` before each continuation line that lacks it, except lines inside
+    a multi-line string, whose content must not change."""
+    lines = split_lines(text)
+    if len(lines) < 2:
+        return text
+    in_strings = _lines_inside_strings(text)
+    if in_strings is None:
+        return text
+    movable = [n for n in range(1, len(lines)) if n not in in_strings and lines[n].strip()]
+    if not movable or all(lines[n].startswith(indent) for n in movable):
+        return text  # nothing to indent, or the rule already indented its lines
+    for n in movable:
+        lines[n] = indent + lines[n]
+    return "".join(lines)
+
+
+def _lines_inside_strings(text: str) -> set[int] | None:
+    """0-based numbers of the lines that start inside a string literal; None when ``text`` does
+    not tokenize (then it is left alone)."""
+    inside: set[int] = set()
+    opened: list[int] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            name = tokenize.tok_name[token.type]
+            if name == "FSTRING_START":  # Python 3.12+: f-strings are several tokens
+                opened.append(token.start[0])
+            elif name == "FSTRING_END" and opened:
+                inside.update(range(opened.pop(), token.end[0]))
+            elif token.type == tokenize.STRING:
+                inside.update(range(token.start[0], token.end[0]))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return inside
+
+
+_OFFSETS_CACHE: list[tuple[str, _Offsets]] = []
+
+
+def _offsets_for(source: str) -> _Offsets:
+    """Line offsets of the file being converted (one file at a time, many fixes per file)."""
+    if _OFFSETS_CACHE and _OFFSETS_CACHE[0][0] is source:
+        return _OFFSETS_CACHE[0][1]
+    offsets = _Offsets(source)
+    _OFFSETS_CACHE[:] = [(source, offsets)]
+    return offsets
 
 
 # -- imports -----------------------------------------------------------------------------------

@@ -170,7 +170,7 @@ def encode(text: str, encoding: str) -> bytes:
 
 
 def unified_diff(before: str, after: str, path: str) -> str:
-    lines = difflib.unified_diff(split_lines(before), split_lines(after), fromfile=f"a/{path}", tofile=f"b/{path}")
+    lines = difflib.unified_diff(split_lines(before), split_lines(after), fromfile=path, tofile=path)
     out = []
     for line in lines:
         if not line.endswith(("\n", "\r")):

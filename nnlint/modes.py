@@ -3,7 +3,8 @@
 Shared by the rules about mode (NN201, NN203): which variables hold a model, and what each call
 does to its mode -- `model.eval()`, `model.train()`, a same-file helper that switches it, a
 training step. Where a model goes somewhere nnlint cannot see, its mode becomes unknown and the
-rules stay silent.
+rules stay silent. ``ModeTimeline`` lays these out as one ordered list per function with helpers
+expanded (NN203); ``known_models`` answers "does this name certainly hold a module" (NN206, NN304).
 """
 
 from __future__ import annotations

@@ -101,6 +101,9 @@ class ClassHierarchy:
         # on the same modules as the file that first computed it).
         self._verdicts: dict[str, tuple[bool, frozenset[str]]] = {}
         self._current: tuple[str, str] | None = None  # (module, path) of the file being linted
+        # The summary of the file being linted when other files would not find it under that module
+        # name (a notebook, a stub, a file outside the import roots): visible to it alone.
+        self._private: ModuleSummary | None = None
         self._consulted: set[str] = set()
         for root in roots:
             self.add_root(root)
@@ -114,6 +117,7 @@ class ClassHierarchy:
     def begin_file(self, module: str, path: str) -> None:
         """Start recording the modules that linting the file at ``path`` consults."""
         self._current = (module, path)
+        self._private = None
         self._consulted = set()
 
     def consulted(self) -> dict[str, str | None]:
@@ -125,14 +129,25 @@ class ClassHierarchy:
     # -- summaries ----------------------------------------------------------------------------
 
     def add_summary(self, summary: ModuleSummary) -> None:
-        """Register a file already parsed by the engine, so it is never read twice."""
-        if summary.module:
-            self._summaries[summary.module] = summary
-            current = self._current
-            self._origins[summary.module] = current[1] if current and current[0] == summary.module else None
+        """Register the file being linted, already parsed by the engine, so it is never read twice
+        -- for other files only if importing its module name would find this very file."""
+        module, current = summary.module, self._current
+        if not module:
+            return
+        if current is None:  # linted on its own (examples, tests): no other file to agree with
+            self._summaries[module] = summary
+            return
+        found = find_module_file(module, self._roots)
+        if found is not None and os.fspath(found[0]) == current[1]:
+            self._summaries[module] = summary
+            self._origins[module] = current[1]
+        else:
+            self._private = summary
 
     def _find_module(self, module: str) -> ModuleSummary | None:
         self._consulted.add(module)
+        if self._private is not None and self._private.module == module:
+            return self._private
         if module in self._summaries:
             return self._summaries[module]
         summary: ModuleSummary | None = None
@@ -199,6 +214,8 @@ class ClassHierarchy:
                     break
         mine, self._consulted = self._consulted, outer
         self._consulted |= mine
+        if self._private is not None and self._private.module in mine:
+            complete = False  # it saw a summary that only this file sees
         if complete:
             self._verdicts[qualname] = (verdict, frozenset(mine))
         return verdict, complete

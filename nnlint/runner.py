@@ -19,7 +19,7 @@ from nnlint.sources import SourceError, decode
 
 if TYPE_CHECKING:
     from nnlint.cache import Cache
-    from nnlint.registry import Registry
+    from nnlint.registry import Registry, Selection
     from nnlint.semantic import ModuleSummary
     from nnlint.settings import Settings
 
@@ -213,7 +213,7 @@ def open_cache(settings: Settings, codes: frozenset[str], registry: Registry) ->
     return Cache.open(directory, settings_key(settings, codes, registry))
 
 
-def _cached_result(cache: Cache, selection, check: _DependencyCheck, path: str) -> tuple[FileResult | None, int]:  # type: ignore[no-untyped-def]
+def _cached_result(cache: Cache, selection: Selection, check: _DependencyCheck, path: str) -> tuple[FileResult | None, int]:
     """(the cached result or None, the file's size)."""
     from nnlint.cache import content_digest
 
@@ -282,10 +282,10 @@ def lint_paths(
     cache = open_cache(settings, frozenset(selection.codes), registry) if use_cache else None
     order = _InOrder([None] * len(files))
     todo: list[tuple[int, str, int]] = []  # (index, path, size)
-    check = _DependencyCheck(roots)
+    check = _DependencyCheck(roots) if cache is not None else None
     for index, file in enumerate(files):
         path = str(file)
-        if cache is None:
+        if cache is None or check is None:
             todo.append((index, path, _size(path)))
             continue
         hit, size = _cached_result(cache, selection, check, path)

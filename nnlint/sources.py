@@ -72,28 +72,78 @@ def read_source(path: str) -> Source:
 # Brackets nested deeper than this are rejected by CPython ("too many nested parentheses"), and
 # LibCST's native parser can crash the process (not raise) on nesting in the thousands.
 MAX_NESTING = 200
-_BRACKET_TABLE = bytes.maketrans(b"([{)]}", b"\x02\x02\x02\x00\x00\x00")
-_NOT_BRACKETS = bytes(set(range(256)) - set(b"()[]{}"))
+# LibCST's parse time grows with the cube of how deeply code nests without brackets (chains of
+# binary operators, calls, attributes, subscripts, unary operators, conditional expressions,
+# `elif`s): a 1,500-link method chain takes ~27 s, 6,000 terms of `a + a + ...` minutes, and
+# ~10,000 `elif`s crash the process. CPython 3.11 accepts ~3,000 levels, 3.13 ~10,000; real code
+# stays under 30 (timm, transformers), and LibCST parses 1,000 levels in at most ~3 s.
+MAX_DEPTH = 1000
+_LAYOUT_TABLE = bytes.maketrans(b"([{)]}\n", b"\x02\x02\x02\x00\x00\x00\x01")
+_NOT_LAYOUT = bytes(set(range(256)) - set(b"()[]{}\n"))
+_LONG_BRACKETED_RUN = re.compile(b"[^\x00]{%d}" % MAX_DEPTH)
 
 
-def bracket_depth_estimate(text: str) -> int:
-    """An upper-bound-ish estimate of bracket nesting (brackets in strings and comments count
-    too), computed at C speed: opening brackets map to 2, closing to 0, so the running sum minus
-    the position is the depth."""
-    brackets = text.encode("utf-8", "surrogatepass").translate(_BRACKET_TABLE, _NOT_BRACKETS)
-    if len(brackets) <= MAX_NESTING:
-        return len(brackets)
-    return max(map(operator.sub, itertools.accumulate(brackets), range(1, len(brackets) + 1)))
+class TooDeeplyNested(SyntaxError):
+    """Valid Python nested deeper than LibCST can parse in reasonable time (or at all)."""
+
+
+def _may_nest_deeply(text: str) -> bool:
+    """Cheap signs (C speed, no parse) that ``text`` might nest beyond MAX_NESTING brackets or
+    MAX_DEPTH levels: each level takes a token, so deep code needs a long line, a long bracketed
+    or backslash-continued statement, or many `elif`s. A heuristic for generated code (a term or
+    link per line, or one long line), not a bound: when it fires, the AST is measured."""
+    if text.count("elif") > MAX_DEPTH or text.count("\\\n") > MAX_DEPTH:
+        return True
+    if max(map(len, text.splitlines()), default=0) > MAX_DEPTH:
+        return True
+    layout = text.encode("utf-8", "surrogatepass").translate(_LAYOUT_TABLE, _NOT_LAYOUT)
+    if len(layout) <= MAX_NESTING:
+        return False
+    # Opening brackets map to 2, closing to 0, newlines to 1: the running sum minus the position is
+    # the bracket depth (brackets in strings and comments count too: an over-estimate).
+    depths = list(map(operator.sub, itertools.accumulate(layout), range(1, len(layout) + 1)))
+    if max(depths) > MAX_NESTING:
+        return True
+    inside = bytes(map(bool, depths))  # runs of 1s: statements spanning lines inside brackets
+    return _LONG_BRACKETED_RUN.search(inside) is not None
+
+
+def _deepest(tree: ast.AST) -> tuple[int, int]:
+    """(depth, line) of the most deeply nested node, level by level (no recursion)."""
+    levels = [[tree]]
+    while levels[-1]:
+        below: list[ast.AST] = []
+        for node in levels[-1]:
+            for child in ast.iter_child_nodes(node):
+                if not isinstance(child, ast.expr_context):
+                    below.append(child)
+        levels.append(below)
+        if len(levels) > MAX_DEPTH + 1:
+            levels[1:-2] = [[]]  # only the depth and the deepest nodes matter: drop the rest
+    depth = len(levels) - 1 if len(levels) <= MAX_DEPTH + 1 else _depth_count(levels)
+    lines = [getattr(node, "lineno", None) for level in reversed(levels) for node in level[:1]]
+    return depth, next((line for line in lines if line is not None), 1)
 
 
 def too_deeply_nested(text: str, path: str) -> SyntaxError | None:
-    """CPython's own error when the source nests brackets beyond what it (and LibCST) can parse."""
-    if bracket_depth_estimate(text) <= MAX_NESTING:
+    """Why LibCST must not parse ``text``: CPython's own error when the source nests beyond what
+    CPython parses, TooDeeplyNested when it is valid but nests beyond MAX_DEPTH, else None."""
+    if not _may_nest_deeply(text):
         return None
     try:
-        compile(text, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        tree = compile(text, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as exc:
         return exc
     except (RecursionError, MemoryError):
         return SyntaxError("too deeply nested to parse")
-    return None
+    except ValueError as exc:  # NUL bytes (Python < 3.12)
+        return SyntaxError(str(exc))
+    depth, line = _deepest(tree)
+    if depth <= MAX_DEPTH:
+        return None
+    return TooDeeplyNested(
+        f"cannot parse: code nested {depth:,} levels deep (a long chain of operators, calls or "
+        f"`elif`s); LibCST, nnlint's parser, takes minutes or crashes beyond {MAX_DEPTH:,} levels, "
+        "so the file was not linted; exclude it if it is generated",
+        (path, line, None, None),
+    )

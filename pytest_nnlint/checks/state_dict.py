@@ -132,7 +132,7 @@ def _state_outside_state_dict(model: nn.Module) -> list[tuple[str, str, str | No
 def _snapshot_lesson(spec: ModelSpec, model: nn.Module, report: Report) -> None:
     """One optimizer step (in place, as every optimizer does): the deepcopy must stay put, while
     the plain state_dict follows the model."""
-    alias = model.state_dict()
+    alias = model.state_dict()  # noqa: NN301 -- the alias is the point: it must follow the step
     snapshot = copy.deepcopy(alias)
     before = {key: value.detach().clone() for key, value in alias.items() if isinstance(value, torch.Tensor)}
     frozen = apply_frozen(spec, model)

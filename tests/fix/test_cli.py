@@ -77,7 +77,7 @@ def test_diff_prints_the_change_and_writes_nothing(tmp_path):
     result = run_cli(*FLAGS, "--diff", str(path))
     assert path.read_text() == MODEL
     assert result.code == 1
-    assert result.out.startswith(f"--- a/{path}\n+++ b/{path}\n@@ ")
+    assert result.out.startswith(f"--- {path}\n+++ {path}\n@@ ")
     assert "-        super(Other, self).__init__()\n+        super().__init__()\n" in result.out
     assert "+import copy\n" in result.out
     assert "register_buffer" not in result.out  # unsafe: not without --unsafe-fixes
@@ -166,3 +166,35 @@ def test_other_files_are_fixed_when_one_cannot_be_parsed(tmp_path):
     assert result.code == 2
     assert good.read_text() == ALL_FIXED and broken.read_text() == "def f(:\n"
     assert f"{broken}:1" in result.out and "syntax error" in result.out
+
+
+def test_a_notebook_is_fixed_cell_by_cell(tmp_path):
+    import json
+
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# Training"]},
+            {"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [], "source": ["import torch\n", "%matplotlib inline"]},
+            {
+                "cell_type": "code",
+                "execution_count": 2,
+                "metadata": {},
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": ["done\n"]}],
+                "source": "def fit(model, opt, loader):\n    best = model.state_dict()\n    for x, y in loader:\n        model(x, y).backward()\n        opt.step()\n    return best\n",
+            },
+        ],
+        "metadata": {"kernelspec": {"language": "python", "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = tmp_path / "train.ipynb"
+    path.write_text(json.dumps(notebook, indent=1))
+    diff = run_cli(*FLAGS, "--diff", str(path))
+    assert f"--- {path}:cell 2\n" in diff.out and "+import copy\n" in diff.out
+    assert "+    best = copy.deepcopy(model.state_dict())\n" in diff.out
+    result = run_cli(*FLAGS, "--fix", str(path))
+    assert result.code == 0, result.out + result.err
+    fixed = json.loads(path.read_text())
+    assert "".join(fixed["cells"][1]["source"]) == "import torch\nimport copy\n%matplotlib inline"
+    assert "copy.deepcopy(model.state_dict())" in "".join(fixed["cells"][2]["source"])
+    assert fixed["cells"][2]["outputs"] == notebook["cells"][2]["outputs"]  # outputs untouched

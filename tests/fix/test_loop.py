@@ -103,7 +103,7 @@ def test_unsafe_fixes_need_the_flag():
     unsafe = fix_source(linter, "s = 'EUR'\n", "utf-8", "s.py", None, FixMode.from_flags(True, False, True))
     assert unsafe.new_data == "s = '\u20ac'\n".encode() and unsafe.findings == []
     assert unsafe.applied == {"XX904": 1}
-    assert unsafe.diff.startswith("--- a/s.py\n+++ b/s.py\n")
+    assert unsafe.diff.startswith("--- s.py\n+++ s.py\n")
 
 
 def test_a_fix_the_file_encoding_cannot_hold_is_refused():

@@ -253,3 +253,22 @@ def test_loop_rules_ignore_code_without_training():
     )
     result = lint_snippet(source, ["NN401", "NN402", "NN403", "NN404", "NN405", "NN406"])
     assert not result.errors and result.findings == []
+
+
+def test_optimizer_in_loop_silent_when_the_model_is_rebuilt_by_code_nnlint_cannot_see():
+    source = (
+        "import torch\n"
+        "from lib import build_net\n\n"
+        "class CrossValidation:\n"
+        "    def run(self, folds):\n"
+        "        for fold in folds:\n"
+        "            self.model = build_net(fold)\n"
+        "            self.opt = torch.optim.Adam(self.model.parameters())\n"
+        "            for x, y in fold:\n"
+        "                self.opt.zero_grad()\n"
+        "                self.model(x, y).backward()\n"
+        "                self.opt.step()\n"
+    )
+    assert findings(source, "NN406") == []
+    rebuilt_elsewhere = source.replace("            self.model = build_net(fold)\n", "")
+    assert [f.line for f in findings(rebuilt_elsewhere, "NN406")] == [7]

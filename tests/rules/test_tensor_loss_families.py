@@ -333,6 +333,10 @@ def test_nn502_in_forward_names_the_layer_used_before_the_write():
         import torch.nn as nn
 
         class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Linear(4, 4)
+
             def forward(self, x):
                 y = self.proj.forward(x)
                 self.proj.bias.data += 1
@@ -342,6 +346,24 @@ def test_nn502_in_forward_names_the_layer_used_before_the_write():
     )
     assert "after `self.proj.bias` was used" in message
     assert "`with torch.no_grad(): self.proj.bias += 1`" in message
+
+
+def test_nn502_calling_a_model_of_our_own_does_not_count_as_using_its_parameters():
+    # `Backbone.forward` need not touch `logit_scale` (a later head uses it).
+    source = """
+        import torch.nn as nn
+
+        class Pretraining(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone = Backbone()
+
+            def forward(self, x):
+                features = self.backbone(x)
+                self.backbone.logit_scale.data.clamp_(0, 4.6)
+                return features * self.backbone.logit_scale.exp()
+        """
+    assert _messages(source, "NN502") == []
 
 
 @pytest.mark.parametrize(

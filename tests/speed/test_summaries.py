@@ -163,3 +163,16 @@ def test_the_hierarchy_records_the_modules_a_file_consulted(tmp_path):
     hierarchy.begin_file("pkg.other", str(tmp_path / "pkg" / "other.py"))
     assert hierarchy.is_module_class("pkg.other.X", ("pkg.base.Base",))
     assert "pkg.base" in hierarchy.consulted()
+
+
+def test_a_file_other_files_cannot_import_is_visible_to_itself_only(tmp_path):
+    from nnlint.semantic import ModuleSummary
+
+    hierarchy = _hierarchy({})
+    hierarchy.add_root(tmp_path)
+    # A notebook: its classes see each other, but `import nb` would not find it.
+    hierarchy.begin_file("nb", str(tmp_path / "nb.ipynb"))
+    hierarchy.add_summary(ModuleSummary("nb", {"nn": "torch.nn"}, {"A": ("torch.nn.Module",), "B": ("nb.A",)}))
+    assert hierarchy.is_module_class("nb.B", ("nb.A",))
+    hierarchy.begin_file("other", str(tmp_path / "other.py"))
+    assert not hierarchy.is_module_class("other.C", ("nb.B",))  # neither remembered nor registered

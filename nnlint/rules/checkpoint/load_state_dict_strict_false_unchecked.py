@@ -54,6 +54,7 @@ class LoadStateDictStrictFalseUnchecked(Rule):
     )
     fix_safety = "No fix is offered: which mismatches are expected is for a human to say."
     needs_flow = True
+    triggers = ("load_state_dict",)
     VALID = [
         "import torch\n\nmissing, unexpected = model.load_state_dict(torch.load('a.pt', weights_only=True), strict=False)\nassert not unexpected\n",
         "import logging\nimport torch\n\nresult = model.load_state_dict(torch.load('a.pt', weights_only=True), strict=False)\nlogging.info('missing keys: %s', result.missing_keys)\n",

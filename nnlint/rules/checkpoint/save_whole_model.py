@@ -32,6 +32,7 @@ class SaveWholeModel(Rule):
     )
     fix_safety = "No fix is offered: the code that loads the file must change too."
     needs_flow = True
+    triggers = ("save",)  # `torch.save` or an imported `save`
     VALID = [
         "import torch\nimport torch.nn as nn\n\nmodel = nn.Linear(4, 2)\ntorch.save(model.state_dict(), 'model.pt')\n",
         # Dicts of state.

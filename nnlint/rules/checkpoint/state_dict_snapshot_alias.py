@@ -59,6 +59,8 @@ class StateDictSnapshotAlias(Rule):
         "def fit(model, opt, loader):\n    for x, y in loader:\n        model(x, y).backward()\n        opt.step()\n        best = {k: v.clone() for k, v in model.state_dict().items()}\n    return best\n",
         # No training after the snapshot.
         "def export(model):\n    state = model.state_dict()\n    return state\n",
+        # Every use of the snapshot comes before the weights change.
+        "import torch\n\ndef check(model, fresh, opt):\n    state = model.state_dict()\n    fresh.load_state_dict(state)\n    torch.save(state, 'a.pt')\n    model(1).backward()\n    opt.step()\n",
     ]
     INVALID = [
         "import torch.nn as nn\n\nmodel = nn.Linear(4, 2)\nparameter = model.state_dict()  # error\nfor x, y in loader:\n    loss = (model(x) - y).pow(2).mean()\n    loss.backward()\n    optimizer.step()\nmodel.load_state_dict(parameter)\n",
@@ -107,7 +109,12 @@ class StateDictSnapshotAlias(Rule):
             in_training_loop = any(
                 flow.events[step].loops and set(event.loops) & set(flow.events[step].loops) for step in steps
             )
-            if not (later or in_training_loop) or not self._read_later(flow, event, target):
+            if not (later or in_training_loop):
+                continue
+            # Reads count from the moment the weights can have changed: the snapshot itself when
+            # the loop around it trains (the next iteration changes them), else the next step.
+            arm = event.node if in_training_loop else flow.events[min(s for s in steps if s > index)].node
+            if not self._read_after(flow, event, target, arm):
                 continue
             if source.endswith(".state_dict()"):
                 message = (
@@ -140,14 +147,16 @@ class StateDictSnapshotAlias(Rule):
         callee = modes.callee(flow, event)
         return callee is not None and modes.summary(callee).trains
 
-    def _read_later(self, flow: FunctionFlow, snapshot: AssignEvent, target: str) -> bool:
-        """Whether ``target`` is read in the function other than by `torch.save` or assignments."""
-        reads = False
+    def _read_after(self, flow: FunctionFlow, snapshot: AssignEvent, target: str, arm: cst.CSTNode) -> bool:
+        """Whether ``target`` is read, other than by `torch.save`, after ``arm`` in source order."""
+        armed = reads = False
 
         def enter(node: cst.CSTNode) -> bool:
-            nonlocal reads
+            nonlocal armed, reads
             if reads:
                 return False
+            if node is arm:
+                armed = True
             if isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
                 if node is snapshot.node:
                     return False
@@ -157,7 +166,7 @@ class StateDictSnapshotAlias(Rule):
                 return False
             if isinstance(node, cst.Call) and self.ctx.qualified_name(node.func) in _SAVE_CALLS:
                 return False
-            if isinstance(node, (cst.Name, cst.Attribute)) and dotted_name(node) == target:
+            if armed and isinstance(node, (cst.Name, cst.Attribute)) and dotted_name(node) == target:
                 reads = True
                 return False
             return True

@@ -15,7 +15,10 @@ class TorchLoadWithoutWeightsOnly(Rule):
     what = (
         "Flags `torch.load(...)` calls that do not pass `weights_only=` (and no `**kwargs` that "
         "could). Calls inside an `except TypeError:` handler stay silent: that is the usual "
-        "fallback for torch versions that do not know the argument."
+        "fallback for torch versions that do not know the argument. Off by default: where torch "
+        ">= 2.6 is required the default is already `True` and every finding is only a style "
+        "point; turn it on (`--extend-select NN302`) for code that must also run on older torch "
+        "or that loads files from others."
     )
     why = (
         "`torch.load` unpickles: with `weights_only=False` loading a checkpoint can run arbitrary "
@@ -32,6 +35,8 @@ class TorchLoadWithoutWeightsOnly(Rule):
         "trusted source, or `torch.serialization.add_safe_globals`."
     )
     fix_availability = "unsafe"
+    default_enabled = False
+    triggers = ("load",)  # `torch.load` or an imported `load`
     VALID = [
         "import torch\n\nstate = torch.load('model.pt', map_location='cpu', weights_only=True)\n",
         # A deliberate choice either way.

@@ -74,7 +74,9 @@ _BUILTIN_CALLS = frozenset(
     "list tuple dict set min max sum abs round sorted iter next any all super format".split()
 )
 # Builder names: a call like these in a loop builds (or reloads) the model each iteration.
-_MODEL_BUILDER_PREFIXES = ("create_model", "build_model", "make_model", "get_model", "init_model", "load_model", "new_model", "instantiate")
+_MODEL_BUILDER_PREFIXES = (
+    "create_model", "build_model", "make_model", "get_model", "init_model", "load_model", "new_model", "instantiate"
+)
 _MODEL_BUILDER_SUFFIXES = ("from_pretrained", "from_config")
 _MODEL_RESET_METHODS = frozenset({"load_state_dict", "reset_parameters"})
 # What code does with optimizers, schedulers and scalers (anything else means plain data).
@@ -98,7 +100,7 @@ def kind_by_name(key: str) -> str | None:
     """What a variable holds judging by its name alone -- only when the name is unambiguous."""
     tokens = name_tokens(key)
     sched = any(t.startswith("sched") for t in tokens) and "noise" not in tokens
-    optim = any(t in ("opt", "opts", "optim", "optimizer", "optimiser", "optimizers", "optimisers") for t in tokens)
+    optim = any(t in ("opt", "optim", "optimizer", "optimiser", "optimizers", "optimisers") for t in tokens)
     scaler = "scaler" in tokens
     if sum((sched, optim, scaler)) != 1:
         return None
@@ -356,14 +358,6 @@ class Event:
         return f"`{self.via}()` (which calls `{self.text}`)" if self.via else f"`{self.text}`"
 
 
-@dataclass
-class Summary:
-    """A helper's events, relative to its own parameters."""
-
-    flow: FunctionFlow
-    events: list[Event]
-
-
 _ANALYSES: weakref.WeakKeyDictionary[FileContext, TrainingSteps] = weakref.WeakKeyDictionary()
 
 
@@ -507,8 +501,8 @@ class TrainingSteps:
             nonlocal found
             if found:
                 return False
-            if isinstance(node, cst.Attribute) and node.attr.value not in _HOLDER_API and dotted_name(node.value) == key:
-                found = True
+            if isinstance(node, cst.Attribute) and node.attr.value not in _HOLDER_API:
+                found = dotted_name(node.value) == key
             return True
 
         walker.walk(flow.node, enter)
@@ -529,7 +523,7 @@ class TrainingSteps:
                 return kind_of_annotation(annotation)
             flows = [flow, self.ctx.flows[0]]
         for candidate in flows:
-            for item, names, value in self.layout(candidate).assigned:
+            for names, value in self._assignments(flow, candidate):
                 if key not in names or value is None or len(names) != 1:
                     continue
                 kind = self._kind_of_value(candidate, value, seen)
@@ -538,6 +532,20 @@ class TrainingSteps:
                 if unknown_builders is not None and isinstance(value, cst.Call):
                     unknown_builders.append(self.ctx.module.code_for_node(value.func))
         return None
+
+    def _assignments(
+        self, analysed: FunctionFlow, candidate: FunctionFlow
+    ) -> Iterable[tuple[frozenset[str], cst.BaseExpression | None]]:
+        """Assignments of ``candidate``: from its layout when it is the flow being analysed (tuple
+        targets included), else from the flow's own events (cheap: no layout for every method
+        of a large class)."""
+        if candidate is analysed:
+            for _, names, value in self.layout(candidate).assigned:
+                yield names, value
+        else:
+            for event in candidate.events:
+                if isinstance(event, AssignEvent):
+                    yield frozenset(event.targets), event.value
 
     def _annotation(self, node: cst.FunctionDef, key: str) -> str | None:
         for param in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
@@ -569,7 +577,7 @@ class TrainingSteps:
         if key.startswith("self.") and flow.owner is not None:
             flows = methods_of(self.ctx, flow.owner).values()
         for candidate in flows:
-            for _, names, value in self.layout(candidate).assigned:
+            for names, value in self._assignments(flow, candidate):
                 if key in names and isinstance(value, cst.Call) and value.args:
                     first = dotted_name(value.args[0].value)
                     if first is not None and self.kind_of(candidate, first) == OPTIMIZER:
@@ -579,7 +587,10 @@ class TrainingSteps:
     # -- turning calls into events ---------------------------------------------------------
 
     def _event(self, kind: str, item: Item, text: str, **extra: object) -> Event:
-        return Event(kind, item.node, item.path, item.loops, item.no_grad, (item.index, 0), text=text, **extra)  # type: ignore[arg-type]
+        event = Event(kind, item.node, item.path, item.loops, item.no_grad, (item.index, 0), text=text)
+        for name, value in extra.items():
+            setattr(event, name, value)
+        return event
 
     def _item_events(self, flow: FunctionFlow, layout: Layout, item: Item) -> list[Event]:
         node = item.node
@@ -623,7 +634,7 @@ class TrainingSteps:
 
         # Back-propagation.
         if method in ("backward", "manual_backward") or qualname == "torch.autograd.backward":
-            return [self._backward_event(item, call, method, receiver_node, receiver, qualname, positional)]
+            return [self._backward_event(item, call, method, receiver, qualname, positional)]
 
         # Clipping.
         if qualname in CLIP_FUNCTIONS or method in CLIP_METHODS:
@@ -670,11 +681,20 @@ class TrainingSteps:
             return self._inline(flow, item, call, callee)
 
         # Code nnlint cannot see.
-        if self._may_touch_gradients(flow, call, method, receiver, dotted, qualname, positional):
+        if self._may_touch_gradients(flow, call, method, receiver, dotted, qualname):
             return [self._event(OPAQUE, item, f"{dotted or '...'}(...)")]
         return []
 
-    def _backward_event(self, item: Item, call: cst.Call, method: str | None, receiver_node, receiver, qualname, positional) -> Event:  # type: ignore[no-untyped-def]
+    def _backward_event(
+        self,
+        item: Item,
+        call: cst.Call,
+        method: str | None,
+        receiver: str | None,
+        qualname: str | None,
+        positional: list[cst.Arg],
+    ) -> Event:
+        receiver_node = call.func.value if isinstance(call.func, cst.Attribute) else None
         args_given = bool(positional) or any(
             arg.keyword is not None and arg.keyword.value in ("gradient", "grad_tensors") for arg in call.args
         )
@@ -693,7 +713,7 @@ class TrainingSteps:
             scalar = not args_given
         tensors = frozenset(_backpropagated(source))
         names = frozenset(names_in(call))
-        text = f"{self.ctx.module.code_for_node(call.func)}(...)" if call.args else f"{self.ctx.module.code_for_node(call.func)}()"
+        text = f"{self.ctx.module.code_for_node(call.func)}({'...' if call.args else ''})"
         return self._event(BACKWARD, item, text, tensors=tensors, names=names, scalar=scalar)
 
     def _fresh_arguments(self, layout: Layout, item: Item, call: cst.Call) -> bool:
@@ -703,7 +723,8 @@ class TrainingSteps:
         params = [a for a in call.args if a.keyword is None and not a.star][:1] or [
             a for a in call.args if a.keyword is not None and a.keyword.value == "params"
         ]
-        used = {root(n) for arg in params or call.args for n in names_in(arg.value)}
+        # `self.model.parameters()` uses `self.model` (rebuilt by `self.model = Net()`) and `self`.
+        used = {prefix for arg in params or call.args for n in names_in(arg.value) for prefix in _prefixes(n)}
         loops = item.loops
         for loop in loops:
             if used & layout.loop_targets.get(loop, frozenset()):
@@ -728,7 +749,15 @@ class TrainingSteps:
         last = (dotted or qualname).rpartition(".")[2].lower()
         return last.startswith(_MODEL_BUILDER_PREFIXES) or last.endswith(_MODEL_BUILDER_SUFFIXES)
 
-    def _may_touch_gradients(self, flow, call, method, receiver, dotted, qualname, positional) -> bool:  # type: ignore[no-untyped-def]
+    def _may_touch_gradients(
+        self,
+        flow: FunctionFlow,
+        call: cst.Call,
+        method: str | None,
+        receiver: str | None,
+        dotted: str | None,
+        qualname: str | None,
+    ) -> bool:
         name = (method or dotted or "").lower()
         if qualname is not None and qualname.startswith("torch."):
             return False
@@ -754,7 +783,9 @@ class TrainingSteps:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _callee(self, flow: FunctionFlow, layout: Layout, call: cst.Call, method, receiver) -> FunctionFlow | None:  # type: ignore[no-untyped-def]
+    def _callee(
+        self, flow: FunctionFlow, layout: Layout, call: cst.Call, method: str | None, receiver: str | None
+    ) -> FunctionFlow | None:
         func = call.func
         if isinstance(func, cst.Name):
             local = layout.local_functions.get(func.value)
@@ -924,6 +955,12 @@ def _is_zero(node: cst.BaseExpression | None) -> bool:
 
 def _zeros_call(ctx: FileContext, node: cst.BaseExpression | None) -> bool:
     return isinstance(node, cst.Call) and ctx.qualified_name(node.func) in ("torch.zeros_like", "torch.zeros")
+
+
+def _prefixes(dotted: str) -> list[str]:
+    """`a.b.c` -> ["a", "a.b", "a.b.c"]."""
+    parts = dotted.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _plain_sgd(qualname: str | None, call: cst.Call) -> bool:

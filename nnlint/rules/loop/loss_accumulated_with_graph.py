@@ -6,7 +6,17 @@ from nnlint import walker
 from nnlint.flow import FunctionFlow
 from nnlint.names import dotted_name
 from nnlint.rule import Invalid, NodeFix, Rule
-from nnlint.rules.loop._steps import BACKWARD, Event, Item, Layout, TrainingSteps, common_loop, names_in, root, training_steps
+from nnlint.rules.loop._steps import (
+    BACKWARD,
+    Event,
+    Item,
+    Layout,
+    TrainingSteps,
+    common_loop,
+    names_in,
+    root,
+    training_steps,
+)
 
 # Uses of a list accumulator that work the same with floats.
 _LIST_METHODS = frozenset({"append", "extend", "insert", "pop", "clear", "copy", "index", "count", "__len__"})
@@ -144,7 +154,7 @@ class LossAccumulatedWithGraph(Rule):
             found = _accumulation(item.node)
             if found is None:
                 continue
-            accumulator, how, operands = found
+            accumulator, _, operands = found
             accumulator_root = _root_name(accumulator)
             if accumulator_root is None or accumulator_root in backpropagated_names:
                 continue
@@ -153,15 +163,18 @@ class LossAccumulatedWithGraph(Rule):
             if not item.loops and accumulator_root != "self":
                 continue
             accumulator_key = dotted_name(accumulator)
+            # Plain assignments of the accumulator (`total = 0`), not accumulations.
             resets = [
                 other
                 for other, names, _ in layout.assigned
-                if accumulator_key in names and other.node is not item.node and not isinstance(other.node, cst.AugAssign)
+                if accumulator_key in names
+                and other.node is not item.node
+                and not isinstance(other.node, cst.AugAssign)
             ]
             for operand, key in operands:
                 backward = self._backward_of(layout, item, key, backwards, resets)
                 if backward is not None:
-                    self._report(flow, accumulator, how, operand, key, backward)
+                    self._report(flow, item.node, accumulator, operand, key, backward)
 
     def _backward_of(
         self, layout: Layout, item: Item, key: str, backwards: list[Event], resets: list[Item]
@@ -191,12 +204,21 @@ class LossAccumulatedWithGraph(Rule):
                 return backward
         return None
 
-    def _report(self, flow: FunctionFlow, accumulator: cst.BaseExpression, how: str, operand, key: str, backward: Event) -> None:  # type: ignore[no-untyped-def]
+    def _report(
+        self,
+        flow: FunctionFlow,
+        statement: cst.CSTNode,
+        accumulator: cst.BaseExpression,
+        operand: cst.BaseExpression,
+        key: str,
+        backward: Event,
+    ) -> None:
         code = self.ctx.module.code_for_node
         acc = code(accumulator)
         keeps_tensor = not backward.scalar or self._used_as_tensor(flow, accumulator)
         method = "detach" if keeps_tensor else "item"
-        action = f"`{acc} += {key}`" if how == "+=" else f"`{acc}.append({key})`"
+        written = " ".join(code(statement).split())
+        action = f"`{written}`" if len(written) <= 60 else f"this accumulation into `{acc}`"
         self.report(
             operand,
             f"{action} keeps the autograd graph of every step alive, because `{key}` is "
@@ -251,7 +273,9 @@ class LossAccumulatedWithGraph(Rule):
                 last = name.rpartition(".")[2] if name else (
                     node.func.attr.value if isinstance(node.func, cst.Attribute) else ""
                 )
-                if last == "append" and isinstance(node.func, cst.Attribute) and any(mentions(a.value) for a in node.args):
+                appends = last == "append" and isinstance(node.func, cst.Attribute)
+                if appends and any(mentions(a.value) for a in node.args):
+                    assert isinstance(node.func, cst.Attribute)
                     owner = dotted_name(node.func.value)
                     if owner not in watched:
                         found = owner is None or owner.startswith("self.")

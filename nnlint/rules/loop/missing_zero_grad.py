@@ -19,15 +19,6 @@ from nnlint.rules.loop._steps import (
 )
 
 
-def _covers(clear: Event, step: Event, stepped: set[str]) -> bool:
-    """Whether ``clear`` clears the gradients ``step`` applies. Clearing through a model or
-    `p.grad = None` clears whatever it reaches; `other_opt.zero_grad()` does not clear the
-    gradients of a different optimizer that the same loop also steps (GAN training)."""
-    if clear.key is None or step.key is None or clear.key == step.key:
-        return True
-    return clear.key not in stepped  # probably another name for the same optimizer
-
-
 class MissingZeroGrad(Rule):
     code = "NN401"
     name = "missing-zero-grad"
@@ -37,8 +28,8 @@ class MissingZeroGrad(Rule):
         "loop clears the gradients: no `optimizer.zero_grad()`, `model.zero_grad()`, "
         "`p.grad = None` (also in a `for p in model.parameters()` loop) and no same-file helper "
         "that does one of these. The loop is the innermost one that contains both the backward "
-        "pass and the step. With several optimizers (a GAN), each one stepped needs its "
-        "gradients cleared."
+        "pass and the step. Any clearing in the loop silences it (with several optimizers, "
+        "clearing one of them may be all a loop needs when only its parameters get gradients)."
     )
     why = (
         "`backward()` adds to `.grad`; it does not overwrite it. Without clearing, every step "
@@ -54,6 +45,8 @@ class MissingZeroGrad(Rule):
         "import torch\n\nmodel = torch.nn.Linear(4, 2)\noptimizer = torch.optim.SGD(model.parameters(), lr=0.1)\nfor x, y in loader:\n    optimizer.zero_grad()\n    loss = torch.nn.functional.mse_loss(model(x), y)\n    loss.backward()\n    optimizer.step()\n",
         # Gradient accumulation: the step and the clearing are guarded by the same condition.
         "def train(model, optimizer, loader, accumulation_steps=4):\n    for i, (x, y) in enumerate(loader):\n        loss = model(x, y) / accumulation_steps\n        loss.backward()\n        if (i + 1) % accumulation_steps == 0:\n            optimizer.step()\n            optimizer.zero_grad()\n",
+        # GAN code that clears through the models.
+        "def train_gan(netG, netD, optD, optG, loader, criterion):\n    for real, _ in loader:\n        netD.zero_grad()\n        fake = netG(real)\n        criterion(netD(real), netD(fake.detach())).backward()\n        optD.step()\n        netG.zero_grad()\n        criterion(netD(fake), None).backward()\n        optG.step()\n",
         # Clearing through the model, or by setting the gradients to None.
         "def train(model, opt, loader):\n    for x, y in loader:\n        model.zero_grad(set_to_none=True)\n        model(x, y).backward()\n        opt.step()\n",
         "def train(model, opt, loader):\n    for x, y in loader:\n        model(x, y).backward()\n        opt.step()\n        for p in model.parameters():\n            p.grad = None\n",
@@ -75,8 +68,8 @@ class MissingZeroGrad(Rule):
         "def train(model, optimizer, criterion, loader, epochs):\n    for epoch in range(epochs):\n        optimizer.zero_grad()\n        for batch_idx, (data, target) in enumerate(loader):\n            output = model(data)\n            loss = criterion(output, target)\n            loss.backward()\n            optimizer.step()  # error\n",
         # A trainer class.
         "import torch\n\nclass Trainer:\n    def __init__(self, model, lr):\n        self.model = model\n        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)\n\n    def train_epoch(self, loader):\n        self.model.train()\n        for images, labels in loader:\n            loss = self.model(images, labels)\n            loss.backward()\n            self.optimizer.step()  # error\n",
-        # A GAN: the generator's optimizer is stepped but its gradients are never cleared.
-        "def train_gan(netG, netD, optD, optG, loader, criterion):\n    for real, _ in loader:\n        optD.zero_grad()\n        fake = netG(real)\n        lossD = criterion(netD(real), netD(fake.detach()))\n        lossD.backward()\n        optD.step()\n        lossG = criterion(netD(fake), None)\n        lossG.backward()\n        optG.step()  # error\n",
+        # A GAN: neither optimizer's gradients are ever cleared.
+        "def train_gan(netG, netD, optD, optG, loader, criterion):\n    for real, _ in loader:\n        fake = netG(real)\n        lossD = criterion(netD(real), netD(fake.detach()))\n        lossD.backward()\n        optD.step()  # error\n        lossG = criterion(netD(fake), None)\n        lossG.backward()\n        optG.step()  # error\n",
         # A straight-line step helper called from the loop.
         "def train_step(model, optimizer, x, y):\n    loss = model(x, y)\n    loss.backward()\n    optimizer.step()\n    return loss\n\ndef fit(model, optimizer, loader):\n    for x, y in loader:\n        train_step(model, optimizer, x, y)  # error\n",
         # A nested training function inside main().
@@ -96,25 +89,33 @@ class MissingZeroGrad(Rule):
         for step in events:
             if step.kind != OPT_STEP:
                 continue
-            loop = next((l for l in reversed(step.loops) if any(l in b.loops for b in backwards)), None)
+            loop = next((lp for lp in reversed(step.loops) if any(lp in b.loops for b in backwards)), None)
             # A loop inside a helper (the call stands for it) is the helper's own business.
             if loop is None or not isinstance(loop, LOOP_TYPES) or (id(loop), step.key) in reported:
                 continue
             inside = [e for e in events if loop in e.loops]
             if self._unknowable(inside):
                 continue
-            stepped = {e.key for e in inside if e.kind == OPT_STEP and e.key is not None}
-            if any(e.kind in (CLEAR, OVERWRITE) and _covers(e, step, stepped) for e in inside):
+            if any(e.kind in (CLEAR, OVERWRITE) for e in inside):
                 continue
             reported.add((id(loop), step.key))
             backward = next(b for b in backwards if loop in b.loops)
             optimizer = step.key or "optimizer"
+            where = loop_label(self.ctx.module, loop)
+            if step.via is not None and backward.origin is step.origin:
+                what = (
+                    f"`{step.via}()` calls `{backward.text}` and `{step.text}`, and nothing in this "
+                    f"{where} clears the gradients between calls"
+                )
+            else:
+                what = (
+                    f"{step.described} applies gradients that {backward.described} keeps adding to, "
+                    f"and nothing in this {where} clears them"
+                )
             self.report(
                 step.node,
-                f"{step.described} applies gradients that {backward.described} keeps adding to, and "
-                f"nothing in this {loop_label(self.ctx.module, loop)} clears them, so each step uses "
-                f"the sum of all gradients so far; call `{optimizer}.zero_grad()` at the start of "
-                f"each iteration (or right after the step)",
+                f"{what}, so each step uses the sum of all gradients so far; call "
+                f"`{optimizer}.zero_grad()` at the start of each iteration (or right after the step)",
             )
 
     @staticmethod

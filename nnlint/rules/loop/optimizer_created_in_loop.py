@@ -93,7 +93,7 @@ class OptimizerCreatedInLoop(Rule):
             # Built inside a loop of a helper: the helper's own analysis covers it.
             if not built.loops or not isinstance(built.loops[-1], LOOP_TYPES):
                 continue
-            loop = next((l for l in reversed(built.loops) if self._trains(l, events)), None)
+            loop = next((lp for lp in reversed(built.loops) if self._trains(lp, events)), None)
             if loop is None or id(built.node) in reported:
                 continue
             if self._branches_between(built, loop) or any(e.kind == MODEL_NEW and loop in e.loops for e in events):

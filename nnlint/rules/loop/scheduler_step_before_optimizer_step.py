@@ -99,7 +99,9 @@ class SchedulerStepBeforeOptimizerStep(Rule):
             )
 
     @staticmethod
-    def _guarded_by_iteration(steps: TrainingSteps, flow: FunctionFlow, sched: Event, region) -> bool:  # type: ignore[no-untyped-def]
+    def _guarded_by_iteration(
+        steps: TrainingSteps, flow: FunctionFlow, sched: Event, region: cst.CSTNode | None
+    ) -> bool:
         """`if epoch > 0: scheduler.step()` ahead of the optimizer steps is a deliberate shift:
         a condition on the loop variable or on an epoch / step / iteration counter."""
         targets = steps.layout(flow).loop_targets.get(region, frozenset()) if region is not None else frozenset()

@@ -57,6 +57,7 @@ class EvalNotRestoredToTrain(Rule):
     )
     fix_safety = "No fix is offered: where training resumes is for a human to decide."
     needs_flow = True
+    triggers = ("eval", "train")  # it starts from `.eval()` / `.train(False)`
     VALID = [
         # train() at the top of the epoch loop.
         "import torch\nimport torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\nfor epoch in range(10):\n    model.train()\n    for x, y in loader:\n        opt.zero_grad()\n        loss = (model(x) - y).pow(2).mean()\n        loss.backward()\n        opt.step()\n    model.eval()\n    with torch.no_grad():\n        val = model(val_x)\n",

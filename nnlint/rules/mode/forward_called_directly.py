@@ -38,6 +38,7 @@ class ForwardCalledDirectly(Rule):
     )
     fix_availability = "unsafe"
     needs_flow = True
+    triggers = ("forward",)
     VALID = [
         "import torch.nn as nn\n\nmodel = nn.Linear(4, 2)\nout = model(x)\n",
         # The parent's forward from an override.

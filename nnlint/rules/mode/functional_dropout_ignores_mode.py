@@ -67,6 +67,7 @@ class FunctionalDropoutIgnoresMode(Rule):
         "which is what dropout inside a module is for."
     )
     fix_availability = "safe"
+    triggers = ("dropout",)  # every function it knows is named `*dropout*`
     VALID = [
         "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass Net(nn.Module):\n    def forward(self, x):\n        return F.dropout(x, p=0.5, training=self.training)\n",
         # An explicit training=True is a deliberate choice (Monte-Carlo dropout).

@@ -28,6 +28,7 @@ class ModeMethodNotCalled(Rule):
     use_instead = "model.eval()\noptimizer.zero_grad()\nloss.backward()\noptimizer.step()\n"
     fix_safety = "Safe: adding `()` performs the call the statement was written for."
     fix_availability = "safe"
+    triggers = ("eval", "train", "zero_grad", "backward", "step", "state_dict")
     VALID = [
         "def fit(model, optimizer, loss):\n    model.train()\n    optimizer.zero_grad()\n    loss.backward()\n    optimizer.step()\n    model.eval()\n",
         # The method object used as a value is fine.

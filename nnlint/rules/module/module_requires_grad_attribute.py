@@ -78,6 +78,10 @@ class ModuleRequiresGradAttribute(Rule):
     def _kind(self, value: cst.BaseExpression) -> str:
         if isinstance(value, cst.Name) and value.value == "None":
             return "None"
+        if isinstance(value, cst.IfExp):  # `nn.Linear(...) if cond else None`
+            kinds = {self._kind(value.body), self._kind(value.orelse)}
+            modules = kinds - {"None"}
+            return modules.pop() if len(modules) == 1 else _NOT_A_MODULE
         base, _ = strip_chain(value, _RETURNS_SELF)
         return module_class_call(self.ctx, base) or _NOT_A_MODULE
 

@@ -6,8 +6,9 @@ import libcst as cst
 
 from nnlint import walker
 from nnlint.flow import NO_GRAD_CONTEXTS
-from nnlint.names import dotted_name
+from nnlint.names import dotted_name, is_torch_module_name
 from nnlint.rule import Rule
+from nnlint.semantic import ClassInfo
 
 _SET_GRAD_ENABLED = frozenset({"torch.set_grad_enabled", "torch.autograd.set_grad_enabled"})
 # In-place methods that do not change a tensor's values.
@@ -150,6 +151,7 @@ class DataAttributeMutation(Rule):
     def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
         super().__init__(ctx)
         self._timelines: dict[cst.CSTNode, _Timeline] = {}
+        self._layers: dict[str, set[str]] = {}
         self._no_grad_withs: dict[cst.With, bool] = {}
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -231,15 +233,40 @@ class DataAttributeMutation(Rule):
             built = [p for p in line.assigned.get(loss, ()) if p < position]
             if built and built[-1] < here:
                 return f"between building `{loss}` and `{loss}.backward()`"
-        if function.name.value == "forward" and ctx.in_module_method():
+        info = ctx.method_class
+        if function.name.value == "forward" and info is not None and ctx.is_module_class(info):
             owner_name = dotted_name(owner)
             if owner_name is None:
                 return None
-            layer = owner_name.rpartition(".")[0]
-            uses = [*line.used.get(owner_name, ()), *line.used.get(layer, ())] if layer else line.used.get(owner_name, [])
+            uses = list(line.used.get(owner_name, ()))
+            # Calling a torch layer uses its weight and bias; calling a model of our own may not
+            # use the parameter at all (a logit scale used by a later head).
+            layer, _, _ = owner_name.rpartition(".")
+            if layer.startswith("self.") and layer.count(".") == 1 and layer[5:] in self._torch_layers(info):
+                uses += line.used.get(layer, ())
             if any(p < here for p in uses):
                 return f"in `forward` after `{owner_name}` was used"
         return None
+
+    def _torch_layers(self, info: ClassInfo) -> set[str]:
+        """Attributes of ``self`` that every assignment in the class sets to a `torch.nn` layer."""
+        found = self._layers.get(info.qualname)
+        if found is not None:
+            return found
+        verdicts: dict[str, bool] = {}
+        for method in info.methods.values():
+            for node in walker.iter_nodes(method.body):
+                if not isinstance(node, cst.Assign):
+                    continue
+                for target in node.targets:
+                    attr = target.target
+                    if isinstance(attr, cst.Attribute) and isinstance(attr.value, cst.Name) and attr.value.value == "self":
+                        value = node.value
+                        name = self.ctx.qualified_name(value.func) if isinstance(value, cst.Call) else None
+                        verdict = name is not None and is_torch_module_name(name)
+                        verdicts[attr.attr.value] = verdicts.get(attr.attr.value, True) and verdict
+        found = self._layers[info.qualname] = {attr for attr, ok in verdicts.items() if ok}
+        return found
 
     def _suffix(self, node: cst.CSTNode, data: cst.CSTNode) -> str:
         """The subscripts written after `.data` (`[0]` in `p.data[0]`)."""
