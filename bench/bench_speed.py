@@ -127,6 +127,9 @@ def bench_tree(source: Path, work: Path, args: argparse.Namespace) -> list[tuple
     runs["floor"] = measure("floor (LibCST parse)", [sys.executable, "-c", FLOOR, str(listing)], out("floor"), work)
     for jobs in (1, 2):
         runs[f"cold{jobs}"] = measure(f"nnlint cold -j{jobs}", [*nnlint, "--no-cache", "-j", str(jobs), *paths], out(f"cold{jobs}"), work)
+    if args.one_rule:
+        one_rule = [*nnlint[:-4], "--select", args.one_rule, "--output-format", "json", "--no-cache", "-j", "1"]
+        runs["one_rule"] = measure(f"nnlint cold -j1 {args.one_rule} only", [*one_rule, *paths], out("one_rule"), work)
     fill = measure("nnlint filling the cache -j2", [*nnlint, "--cache-dir", str(cache), "-j", "2", *paths], out("fill"), work)
     runs["warm"] = measure("nnlint warm -j2", [*nnlint, "--cache-dir", str(cache), "-j", "2", *paths], out("warm"), work)
     edited = sorted(files, key=lambda p: p.stat().st_size)[len(files) // 2]
@@ -163,6 +166,7 @@ def bench_tree(source: Path, work: Path, args: argparse.Namespace) -> list[tuple
     row("floor", "floor: LibCST parse only, 1 process", None, f"{len(files)} files, {lines} lines")
     row("cold1", "nnlint cold -j1", floor, "target <= 1.25x floor")
     row("cold2", "nnlint cold -j2", floor, "target <= 0.75x floor")
+    row("one_rule", f"nnlint cold -j1 --select {args.one_rule}", floor, "one cheap rule: startup, parse, facts, walk")
     row("warm", "nnlint warm (nothing changed)", cold1, "vs cold -j1; target <= 0.03x")
     row("edited", "nnlint warm, 1 file edited", cold1, f"vs cold -j1; target <= 0.05x; edited {edited.relative_to(tree)}")
     for jobs in args.torchfix_jobs:
@@ -187,6 +191,9 @@ def main() -> int:
     parser.add_argument("--torchfix-jobs", type=int, nargs="+", default=[2])
     parser.add_argument("--skip-torchfix", action="append", default=[], metavar="NAME", help="tree name (directory name)")
     parser.add_argument("--keep", action="store_true", help="keep the working copies")
+    parser.add_argument(
+        "--one-rule", default="NN503", help="a cheap rule for a run that shows what everything but the rules costs ('' to skip)"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="nnlint-bench-"))

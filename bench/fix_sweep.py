@@ -3,16 +3,20 @@ never breaks a file and that a second run changes nothing.
 
     python bench/fix_sweep.py [--corpus /work/corpus/src] [--work /tmp/fixsweep] [-j 2]
 
-Steps: copy the corpus packages to --work (never fix the originals); `--diff` (what would
-change, saved next to the copy for reading); `--fix`; compile every file that changed; `--diff`
-again, which must print nothing. Prints a Markdown summary for bench/README.md.
+Steps: copy the corpus packages to --work (never fix the originals); a plain lint as the
+baseline; `--diff` (what would change, saved next to the copy for reading); `--fix`; compile every
+file that changed; `--diff` again, which must print nothing. Times are wall and CPU (the CPU time
+of nnlint and its workers, which a busy machine inflates less). Prints a Markdown summary for
+bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -42,10 +46,15 @@ def _compile_error(path: Path) -> str | None:
     return None
 
 
-def _run(args: list[str]) -> tuple[subprocess.CompletedProcess[str], float]:
+def _run(args: list[str]) -> tuple[subprocess.CompletedProcess[str], str]:
+    """The finished process and "wall s / CPU s"."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([*_nnlint(), *args], capture_output=True, text=True)
-    return proc, time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc, f"{wall:.0f} s wall / {cpu:.0f} s CPU"
 
 
 def main() -> int:
@@ -62,11 +71,13 @@ def main() -> int:
     options.work.mkdir(parents=True)
     for package in PACKAGES:
         shutil.copytree(options.corpus / package, options.work / package, symlinks=True)
-    flags = ["--isolated", "--select", options.select, "--unsafe-fixes", "-j", options.jobs, "-q"]
+    flags = ["--isolated", "--no-cache", "--select", options.select, "--unsafe-fixes", "-j", options.jobs, "-q"]
     before = _hashes(options.work)
     lines = sum(path.read_bytes().count(b"\n") for path in before)
     broken_before = {path for path in before if _compile_error(path)}
+    load = os.getloadavg()[0]
 
+    _, lint_time = _run([*flags, "--exit-zero", str(options.work)])
     diff, diff_time = _run([*flags, "--diff", str(options.work)])
     diff_path = options.work.with_suffix(".diff")
     diff_path.write_text(diff.stdout)
@@ -84,7 +95,8 @@ def main() -> int:
     print(f"- files changed: {len(changed)}; fixes applied per rule: {per_rule}")
     print(f"- files that no longer compile: {len(failures)} (files that did not compile before: {len(broken_before)})")
     print(f"- second run: `--diff` printed {len(again.stdout.splitlines())} lines (exit {again.returncode})")
-    print(f"- wall time on {options.jobs} jobs: --diff {diff_time:.1f} s, --fix {fix_time:.1f} s, second --diff {again_time:.1f} s")
+    print(f"- time on {options.jobs} jobs (load average {load:.1f} at the start on {os.cpu_count()} CPUs):")
+    print(f"  plain lint {lint_time}; --diff {diff_time}; --fix {fix_time}; second --diff {again_time}")
     print(f"- the full diff is in {diff_path} ({len(diff.stdout.splitlines())} lines)")
     for path, error in failures.items():
         print(f"  BROKEN {path}: {error}")

@@ -19,7 +19,7 @@ from nnlint.positions import node_ranges
 from nnlint.project import ClassHierarchy
 from nnlint.rule import Rule, handler_methods
 from nnlint.semantic import collect_facts
-from nnlint.sources import too_deeply_nested
+from nnlint.sources import TooDeeplyNested, too_deeply_nested
 from nnlint.suppression import file_directive, line_suppressions
 
 _PARSER_PREFIX = re.compile(r"^(?:parser error: )?(?:error at \d+:\d+: )?")
@@ -123,7 +123,8 @@ class Engine:
             return result  # no enabled rule can report here: skip the parse (syntax errors still show)
         nesting = too_deeply_nested(source, path)
         if nesting is not None:
-            result.errors.append(FileError(path, f"syntax error: {nesting.msg}", nesting.lineno, nesting.offset, "syntax"))
+            message = nesting.msg if isinstance(nesting, TooDeeplyNested) else f"syntax error: {nesting.msg}"
+            result.errors.append(FileError(path, message, nesting.lineno, nesting.offset, "syntax"))
             return result
         try:
             tree = cst.parse_module(source)

@@ -43,7 +43,10 @@ def to_text_fix(
         else:
             content = _code_in_block(module, new, indent or "")
         edits.append(Edit(*where, _in_newline_style(content, module.default_newline)))
-    edits.extend(import_edits(module, fix.imports))
+    try:
+        edits.extend(import_edits(module, fix.imports))
+    except (ValueError, cst.ParserSyntaxError):
+        return None  # a rule asked for something that is not an import: offer no fix
     return Fix(fix.applicability, fix.description, tuple(edits))
 
 

@@ -21,7 +21,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -235,9 +235,8 @@ def _fix_notebook(linter: FileLinter, raw: str, encoding: str, path: str, mode: 
 
     notebook = Notebook.from_text(raw, path)
     virtual = fix_source(linter, notebook.text, "utf-8", path, Path(path), mode)
-    fixed = FixedFile(**{f.name: getattr(virtual, f.name) for f in fields(virtual)})
     located = notebook.to_cell_locations(FileResult(path, virtual.findings, virtual.errors))
-    fixed.findings, fixed.errors = located.findings, located.errors
+    fixed = replace(virtual, findings=located.findings, errors=located.errors)
     if virtual.new_data is None:
         return fixed
     new_raw = notebook.render(virtual.new_data.decode("utf-8"))
@@ -468,10 +467,15 @@ def write_diffs(report: FixReport, out: IO[str], err: IO[str]) -> None:
         if isinstance(result, FixedFile) and result.diff:
             out.write(result.diff)
     total = sum(report.applied.values())
-    if total:
-        err.write(f"Would fix {_plural(total, 'finding')} in {_plural(report.files_fixed, 'file')} ({_by_rule(report.applied)}).\n")
-    else:
-        err.write("No fixes to apply.\n")
+    summary = (
+        f"Would fix {_plural(total, 'finding')} in {_plural(report.files_fixed, 'file')} ({_by_rule(report.applied)})"
+        if total
+        else "No fixes to apply"
+    )
+    hidden = 0 if report.unsafe_fixes else sum(1 for f in report.findings if f.fix is not None and f.fix.applicability != "safe")
+    if hidden:
+        summary += f"; {_plural(hidden, 'hidden fix', 'hidden fixes')} can be enabled with `--unsafe-fixes`"
+    err.write(summary + ".\n")
 
 
 def fixed_summary(report: FixReport) -> str:
@@ -486,8 +490,8 @@ def _by_rule(applied: Counter[str]) -> str:
     return ", ".join(f"{code}: {count}" for code, count in sorted(applied.items(), key=lambda item: (-item[1], item[0])))
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+def _plural(count: int, word: str, words: str | None = None) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
 
 
 def write_source(out: IO[str], data: bytes) -> None:

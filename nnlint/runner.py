@@ -169,7 +169,10 @@ def _libcst_summary(text: str, module: str, is_package: bool) -> ModuleSummary |
     import libcst as cst
 
     from nnlint.semantic import collect_facts
+    from nnlint.sources import too_deeply_nested
 
+    if too_deeply_nested(text, module) is not None:  # LibCST would crash or take minutes
+        return None
     try:
         return collect_facts(cst.parse_module(text), module, is_package).summary()
     except (cst.ParserSyntaxError, RecursionError, ValueError):

@@ -7,6 +7,7 @@ import ast
 import io
 import itertools
 import operator
+import re
 import tokenize
 from dataclasses import dataclass
 
@@ -80,7 +81,7 @@ MAX_NESTING = 200
 MAX_DEPTH = 1000
 _LAYOUT_TABLE = bytes.maketrans(b"([{)]}\n", b"\x02\x02\x02\x00\x00\x00\x01")
 _NOT_LAYOUT = bytes(set(range(256)) - set(b"()[]{}\n"))
-_LONG_BRACKETED_RUN = re.compile(b"[^\x00]{%d}" % MAX_DEPTH)
+_LONG_BRACKETED_RUN = re.compile(rb"[^\x00]{%d}" % MAX_DEPTH)
 
 
 class TooDeeplyNested(SyntaxError):
@@ -110,19 +111,14 @@ def _may_nest_deeply(text: str) -> bool:
 
 def _deepest(tree: ast.AST) -> tuple[int, int]:
     """(depth, line) of the most deeply nested node, level by level (no recursion)."""
-    levels = [[tree]]
-    while levels[-1]:
-        below: list[ast.AST] = []
-        for node in levels[-1]:
-            for child in ast.iter_child_nodes(node):
-                if not isinstance(child, ast.expr_context):
-                    below.append(child)
-        levels.append(below)
-        if len(levels) > MAX_DEPTH + 1:
-            levels[1:-2] = [[]]  # only the depth and the deepest nodes matter: drop the rest
-    depth = len(levels) - 1 if len(levels) <= MAX_DEPTH + 1 else _depth_count(levels)
-    lines = [getattr(node, "lineno", None) for level in reversed(levels) for node in level[:1]]
-    return depth, next((line for line in lines if line is not None), 1)
+    level, depth, line = [tree], 0, 1
+    while level:
+        depth += 1
+        line = next((node.lineno for node in level if hasattr(node, "lineno")), line)
+        level = [
+            child for node in level for child in ast.iter_child_nodes(node) if not isinstance(child, ast.expr_context)
+        ]
+    return depth, line
 
 
 def too_deeply_nested(text: str, path: str) -> SyntaxError | None:

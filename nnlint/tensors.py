@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from nnlint import walker
+from nnlint.patterns import strip_chain
 
 if TYPE_CHECKING:
     from nnlint.context import FileContext
@@ -43,6 +44,8 @@ LOG_PROBS = "log_softmax"
 SIGMOID = "sigmoid"
 LOGITS = "logits"  # raw output of a linear layer
 ACTIVATIONS = frozenset({PROBS, LOG_PROBS, SIGMOID, LOGITS})
+# An unannotated parameter not re-bound yet: its kind is what the callers pass (see Evaluator.parameter).
+UNBOUND_PARAMETER = "parameter"
 RETURNS = "returns:"  # prefix: a callable (layer, model) whose output has the kind that follows
 LOSS = "loss:"  # prefix: a loss module; the loss function's name follows
 CROSS_ENTROPY, NLL, BCE_WITH_LOGITS = "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits"
@@ -236,6 +239,7 @@ class Dataflow:
 
     def __init__(self, scope: Scope, evaluator: Evaluator, fallback: Env | None = None) -> None:
         self.evaluator = evaluator
+        self.scope = scope
         self.before: dict[cst.CSTNode, Env] = {}
         self._loops: list[tuple[list[Env], list[Env]]] = []  # states at `break` / `continue`
         body = scope.body if isinstance(scope, cst.Module) else _suite_statements(scope.body)
@@ -245,10 +249,8 @@ class Dataflow:
             params = scope.params
             for param in (*params.posonly_params, *params.params, *params.kwonly_params):
                 self._local.add(param.name.value)
-                if param.annotation is not None:
-                    kind = evaluator.annotated(param.annotation)
-                else:
-                    kind = evaluator.parameter(scope, param.name.value)
+                # What callers pass is looked up only if the parameter's kind is ever needed.
+                kind = evaluator.annotated(param.annotation) if param.annotation is not None else UNBOUND_PARAMETER
                 if kind is not None:
                     env[param.name.value] = kind
             for star in (params.star_arg, params.star_kwarg):
@@ -267,6 +269,8 @@ class Dataflow:
 
         def find(name: str) -> str | None:
             kind = env.get(name)
+            if kind == UNBOUND_PARAMETER:
+                return self.evaluator.parameter(self.scope, name)  # type: ignore[arg-type]
             return kind if kind is not None else fallback.get(name)
 
         return find
@@ -536,10 +540,10 @@ class TensorEvaluator(Evaluator):
         return False
 
     def augmented(self, kind: str | None) -> str | None:
-        return kind  # `x += y` on a tensor leaves a tensor
+        return kind if kind == TENSOR else None  # `x += y` on a tensor leaves a tensor
 
     def mutated(self, kind: str | None) -> str | None:
-        return kind
+        return kind if kind == TENSOR else None
 
 
 def _is_none(node: cst.BaseExpression) -> bool:
@@ -642,6 +646,12 @@ class ActivationEvaluator(Evaluator):
         return last if last is not None and last.startswith(RETURNS) else None
 
 
+def _last_part(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    return node.attr.value if isinstance(node, cst.Attribute) else None
+
+
 def _is_self(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name) and node.value == "self"
 
@@ -699,6 +709,8 @@ class ActivationDataflows(FileDataflows):
         self._attributes: dict[str, dict[str, str | None]] = {}
         self._parameters: dict[cst.FunctionDef, dict[str, str]] = {}
         self._sites: dict[str, list[_CallSite]] | None = None
+        self._holders: set[str] | None = None
+        self._loss_inputs: dict[cst.Call, tuple[str, cst.BaseExpression] | None] = {}
 
     def evaluator(self, owner: ClassInfo | None) -> Evaluator:
         return ActivationEvaluator(self, owner)
@@ -810,19 +822,57 @@ class ActivationDataflows(FileDataflows):
     def loss_input(self, call: cst.Call) -> tuple[str, cst.BaseExpression] | None:
         """(loss function name, the expression given as its input) for a call of
         `F.cross_entropy` / `F.nll_loss` / `F.binary_cross_entropy_with_logits` or of an instance
-        of the matching loss module, at the engine's current position."""
+        of the matching loss module, at the engine's current position (the loss rules all ask
+        about every call, hence the memo)."""
+        if call not in self._loss_inputs:
+            self._loss_inputs[call] = self._loss_input(call)
+        return self._loss_inputs[call]
+
+    def _loss_input(self, call: cst.Call) -> tuple[str, cst.BaseExpression] | None:
         func = call.func
         name = self.ctx.qualified_name(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
         loss = LOSS_FUNCTIONS.get(name) if name is not None else None
         if loss is None:
-            if not (isinstance(func, (cst.Name, cst.Call)) or (isinstance(func, cst.Attribute) and _is_self(func.value))):
+            if isinstance(func, cst.Name):
+                holder = func.value
+            elif isinstance(func, cst.Attribute) and _is_self(func.value):
+                holder = func.attr.value
+            elif isinstance(func, cst.Call):
+                holder = None
+            else:
                 return None
+            if holder is not None and holder not in self._loss_holders():
+                return None  # cheap: nothing of that name is ever given a loss module
             kind = self.kind_of(call, func)
             if kind is None or not kind.startswith(LOSS):
                 return None
             loss = kind[len(LOSS) :]
         given = first_argument(call)
         return (loss, given) if given is not None else None
+
+    def _loss_holders(self) -> set[str]:
+        """Names (last part: `criterion`, `loss_fct` of `self.loss_fct`) that some assignment in
+        the file gives a loss module, directly or from another such name."""
+        if self._holders is not None:
+            return self._holders
+        assignments: list[tuple[list[cst.BaseExpression], cst.BaseExpression]] = []
+        for node in _assignments(self.ctx.module):
+            if isinstance(node, cst.Assign):
+                assignments.append(([t.target for t in node.targets], node.value))
+            elif isinstance(node, cst.AnnAssign) and node.value is not None:
+                assignments.append(([node.target], node.value))
+        holders: set[str] = set()
+        for _ in range(2):  # a second pass catches `crit = criterion`
+            for targets, value in assignments:
+                base, _ = strip_chain(value, _MODULE_SELF_METHODS)
+                if isinstance(base, cst.Call):
+                    is_loss = self.ctx.qualified_name(base.func) in LOSS_CLASSES
+                else:
+                    is_loss = _last_part(base) in holders
+                if is_loss:
+                    holders.update(n for n in map(_last_part, targets) if n is not None)
+        self._holders = holders
+        return holders
 
     def forward_kind(self, info: ClassInfo) -> str | None:
         """The activation kind every `return` of the class's `forward` agrees on."""
@@ -905,7 +955,7 @@ class ActivationDataflows(FileDataflows):
         for info in self._related(owner):
             evaluator = ActivationEvaluator(self, info)
             for method in info.methods.values():
-                for node in walker.iter_nodes(method.body):
+                for node in _assignments(method.body):
                     if isinstance(node, cst.Assign):
                         targets = [t.target for t in node.targets]
                     elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
@@ -927,6 +977,20 @@ class ActivationDataflows(FileDataflows):
                                 kind = None
                             table[attr] = kind
         return table
+
+
+def _assignments(root: cst.CSTNode) -> list[cst.CSTNode]:
+    """The assignment statements under ``root``, in nested blocks and functions too (expressions
+    are not entered: assignments there are walrus targets, not attributes)."""
+    found: list[cst.CSTNode] = []
+
+    def enter(node: cst.CSTNode) -> bool:
+        if isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+            found.append(node)
+        return not isinstance(node, (cst.BaseExpression, cst.BaseSmallStatement))
+
+    walker.walk(root, enter)
+    return found
 
 
 def _flatten_targets(target: cst.BaseExpression) -> Iterable[cst.BaseExpression]:

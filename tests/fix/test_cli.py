@@ -81,7 +81,7 @@ def test_diff_prints_the_change_and_writes_nothing(tmp_path):
     assert "-        super(Other, self).__init__()\n+        super().__init__()\n" in result.out
     assert "+import copy\n" in result.out
     assert "register_buffer" not in result.out  # unsafe: not without --unsafe-fixes
-    assert "Would fix 2 findings in 1 file" in result.err
+    assert "Would fix 2 findings in 1 file (NN101: 1, NN301: 1); 1 hidden fix can be enabled with `--unsafe-fixes`." in result.err
     unsafe = run_cli(*FLAGS, "--diff", "--unsafe-fixes", str(path))
     assert "+        self.register_buffer('scale', torch.ones(3), persistent=False)\n" in unsafe.out
 

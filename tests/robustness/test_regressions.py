@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from nnlint.fixing import fix_text
-from tests.conftest import lint_snippet
+from tests.conftest import lint_snippet, run_cli
 
 UNREGISTERED_TENSOR = (
     "import torch\nimport torch.nn as nn\n\n\nclass M(nn.Module):\n    def __init__(self):\n"
@@ -43,3 +43,47 @@ def test_fix_that_breaks_compilation_of_a_valid_file_is_still_refused(monkeypatc
     assert outcome.failure is not None
     assert "fix for NN103 would make the file invalid" in outcome.failure.message
     assert "'return' outside function" in outcome.failure.message
+
+
+# -- code nested deeper than LibCST can parse ---------------------------------------------------
+# LibCST's parse time is cubic in nesting depth and it crashes the process (SIGSEGV) on ~10,000
+# `elif`s or 5,000 nested brackets; the sweep and the fuzzer never produce such files, but
+# generated code can.
+
+
+def test_long_call_chain_is_reported_not_parsed():
+    source = "import torch\n\nx = f" + "()" * 1200 + "\n"  # valid Python; LibCST: ~3 s, cubic beyond
+    result = lint_snippet(source)
+    assert [(e.kind, e.line) for e in result.errors] == [("syntax", 3)]
+    assert result.errors[0].message.startswith("cannot parse: code nested 1,2")
+    assert "exclude it if it is generated" in result.errors[0].message
+
+
+def test_long_method_chain_one_link_per_line_is_reported():
+    chain = "x = (\n    torch.nn.Sequential()\n" + "    .add(1)\n" * 600 + ")\n"  # as black formats it
+    result = lint_snippet("import torch\n" + chain)
+    assert [e.kind for e in result.errors] == ["syntax"]
+    assert "levels deep" in result.errors[0].message
+
+
+def test_large_data_table_is_still_linted():
+    table = "DATA = [\n" + "".join(f"    ({i}, {i / 2}, 'row_{i}'),\n" for i in range(2000)) + "]\n"
+    result = lint_snippet(table + UNREGISTERED_TENSOR)
+    assert not result.errors
+    assert [f.code for f in result.findings] == ["NN103"]
+
+
+def test_ten_thousand_elifs_do_not_crash(tmp_path):
+    (tmp_path / "dispatch.py").write_text("import torch\nif x:\n    pass\n" + "elif x:\n    pass\n" * 10_000)
+    (tmp_path / "model.py").write_text(UNREGISTERED_TENSOR)
+    result = run_cli("--select", "ALL", cwd=tmp_path)
+    assert result.code == 2, result.out + result.err  # 139 (SIGSEGV) before the guard
+    assert "dispatch.py" in result.out and "model.py:8:9: NN103" in result.out
+
+
+def test_deeply_nested_base_class_module_does_not_crash(tmp_path):
+    # Summarising a parent class's module fell back to LibCST when `ast` refused the file.
+    (tmp_path / "base.py").write_text("import torch.nn as nn\nclass Base(nn.Module):\n    pass\nx = " + "(" * 5000 + "1" + ")" * 5000 + "\n")
+    (tmp_path / "model.py").write_text("from base import Base\n\n\nclass M(Base):\n    def __init__(self):\n        super().__init__()\n")
+    result = run_cli("--select", "ALL", "model.py", cwd=tmp_path)
+    assert result.code == 0, result.out + result.err  # 139 (SIGSEGV) before the guard

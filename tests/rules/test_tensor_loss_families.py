@@ -17,6 +17,7 @@ from nnlint.tensors import (
     PROBS,
     RETURNS,
     TENSOR,
+    UNBOUND_PARAMETER,
     activation_dataflows,
     tensor_dataflows,
 )
@@ -38,7 +39,7 @@ def _kinds_at_marker(source: str, dataflows_for) -> dict[str, str]:
     flow = dataflows_for(ctx).flow(scope)
     for small, env in flow.before.items():
         if ctx.module.code_for_node(small).strip() == "marker()":
-            return dict(env)
+            return {name: kind for name, kind in env.items() if kind != UNBOUND_PARAMETER}
     raise AssertionError("no marker() statement")
 
 

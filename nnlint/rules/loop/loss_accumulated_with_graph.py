@@ -80,7 +80,9 @@ class LossAccumulatedWithGraph(Rule):
         "a train-step method, which outlives the call -- where `loss` is the tensor that "
         "loop back-propagates (`loss.backward()`, `accelerator.backward(loss)`, "
         "`scaler.scale(loss).backward()`, or a same-file helper that does it) and the "
-        "accumulator itself is not back-propagated."
+        "accumulator itself is not back-propagated. Silent under `torch.no_grad()`, for "
+        "`loss.item()` / `loss.detach()` / `float(loss)`, and when the accumulator is reset within "
+        "the same iteration (it then holds a bounded number of graphs)."
     )
     why = (
         "`loss` carries the autograd graph of its iteration. Summing it into a running total (or "

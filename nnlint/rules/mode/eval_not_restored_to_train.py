@@ -5,7 +5,6 @@ from dataclasses import dataclass
 import libcst as cst
 
 from nnlint import walker
-from nnlint.flow import FunctionFlow
 from nnlint.modes import (
     EVAL,
     EXPLICIT_TRAIN,
@@ -104,7 +103,7 @@ class EvalNotRestoredToTrain(Rule):
             timeline = timelines.of(flow)
             for index, action in enumerate(timeline):
                 if action.kind == EVAL and action.key is not None and action.event.loops:
-                    leak = self._leak(flow, timeline, index)
+                    leak = self._leak(timeline, index)
                     if leak is not None:
                         leaks.append(leak)
         # An eval inside a helper's own training loop is reported there, not again at every caller.
@@ -119,7 +118,7 @@ class EvalNotRestoredToTrain(Rule):
             seen_sites.add((site, leak.model))
             self.report(site, self._message(leak))
 
-    def _leak(self, flow: FunctionFlow, timeline: list[ModeAction], index: int) -> _Leak | None:
+    def _leak(self, timeline: list[ModeAction], index: int) -> _Leak | None:
         action = timeline[index]
         model = action.key
         assert model is not None
@@ -173,9 +172,14 @@ class EvalNotRestoredToTrain(Rule):
 
     def _message(self, leak: _Leak) -> str:
         model, action, step = leak.model, leak.eval_action, leak.step_action
-        step_text = f"`{step.helper.name}()`" if step.helper is not None else f"`{step.event.func or 'step'}()`"
+        if step.helper is not None:
+            step_text = f"`{step.helper.name}()`"
+        else:
+            step_call = step.event
+            step_text = f"`{step_call.func}()`" if step_call.func else f"`.{step_call.method}()`"  # type: ignore[union-attr]
         if action.helper is None:
-            cause = f"`{action.event.func}()` is never undone in this training loop"
+            switch = f"{model}.eval()" if action.event.method == "eval" else f"{model}.train(False)"  # type: ignore[union-attr]
+            cause = f"`{switch}` is never undone in this training loop"
         else:
             cause = f"`{action.helper.name}()` puts `{model}` in eval mode, which this training loop never undoes"
         return (
@@ -186,8 +190,9 @@ class EvalNotRestoredToTrain(Rule):
 
 
 def _exit_after(loop: cst.For | cst.While, target: cst.CSTNode) -> str | None:
-    """"return" when the statement holding ``target`` is followed (in its own block or an enclosing
-    one inside ``loop``) by `return`/`raise`, "break" when by a `break` that leaves ``loop``."""
+    """How control leaves ``loop`` after the statement holding ``target``: "return" when a later
+    statement in its block (or an enclosing block inside ``loop``) is `return`/`raise`, "break"
+    when it is a `break` of ``loop`` itself, None when the loop goes on."""
     path: list[tuple[list[cst.BaseStatement], int, bool]] = []  # (block, index on the path, inner loop)
 
     def descend(statements: list, inner_loop: bool) -> bool:  # type: ignore[type-arg]
