@@ -115,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         return _check(args, out)
     except KeyboardInterrupt:
         sys.stderr.write("nnlint: interrupted\n")
+        if "concurrent.futures.process" in sys.modules:
+            # A process pool ran: interpreter shutdown would join its manager thread, which can
+            # wait forever on workers that were just terminated. Every file write is atomic and
+            # none is in flight here (signals are held back during a write), so leave at once.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         return 130
     except BrokenPipeError:
         return EXIT_CLEAN

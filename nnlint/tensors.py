@@ -12,7 +12,10 @@ Two questions, answered by one small forward analysis over a function's statemen
 
 The analysis walks statements in order and joins the two arms of a branch conservatively: a name
 keeps its kind after an ``if`` only when both arms agree, and a loop body is analysed from the
-join of the state before the loop and after its body. Expressions are only evaluated for the
+join of the state before the loop and after its body. Module-level variables are visible in
+functions that do not bind them; a module-level function's parameter takes the kind of model
+that every call of it in the file passes (``train(model, ...)`` called from ``main``), unless the
+function escapes (a callback, a decorator) so that callers may be missing. Expressions are only evaluated for the
 statements it passes through, never walked as a whole, so it is cheap; rules run it lazily, for
 the few functions where a candidate finding needs it, and share it per file.
 """
@@ -729,7 +732,7 @@ class ActivationDataflows(FileDataflows):
             kinds: dict[str, set[str | None]] = {}
             for call, scope, owner, small in sites:
                 passed = _bind_arguments(call, params)
-                if passed is None or scope is None or small is None:
+                if passed is None or small is None:
                     kinds.clear()
                     break
                 flow = self.flow(scope, owner)

@@ -123,6 +123,7 @@ def test_a_break_carries_its_state_out_of_the_loop():
         """
     assert _messages(source, "NN501") == []
 
+
 def test_loop_variables_try_and_with_targets_are_unknown():
     assert _tensors(
         """
@@ -214,25 +215,25 @@ class Net(nn.Module):
 def train(model, loader):
     for x, y in loader:
         F.nll_loss(model(x), y).backward()
-
-def main(loader):
-    model = Net()
-    train(model, loader)
 """
+_MAIN_PASSES_NET = "def main(loader):\n    model = Net()\n    train(model, loader)\n"
 
 
 @pytest.mark.parametrize(
-    ("extra", "flagged"),
+    ("callers", "flagged"),
     [
-        ("", True),
+        (_MAIN_PASSES_NET, True),
+        ("net = Net().cuda()\ntrain(net, [])\n", True),
         # Another caller passes something else.
-        ("def other(model, loader):\n    train(model, loader)\n", False),
+        (_MAIN_PASSES_NET + "def other(model, loader):\n    train(model, loader)\n", False),
         # The helper escapes (a callback): its callers are not all visible.
-        ("CALLBACKS = [train]\n", False),
+        (_MAIN_PASSES_NET + "CALLBACKS = [train]\n", False),
+        # No caller in the file.
+        ("", False),
     ],
 )
-def test_a_helper_parameter_takes_the_kind_every_caller_in_the_file_passes(extra, flagged):
-    assert bool(_messages(_HELPER_GETS_MODEL + extra, "NN603")) is flagged
+def test_a_helper_parameter_takes_the_kind_every_caller_in_the_file_passes(callers, flagged):
+    assert bool(_messages(_HELPER_GETS_MODEL + callers, "NN603")) is flagged
 
 
 def test_a_self_method_named_softmax_is_not_assumed_to_be_softmax():
@@ -445,4 +446,3 @@ def test_nn603_reports_raw_logits_from_a_linear_layer():
 def test_nn604_suggests_an_explicit_dim():
     [(_, message)] = _messages("import torch.nn as nn\nact = nn.Softmax()\n", "NN604")
     assert "`nn.Softmax(dim=-1)`" in message
-
