@@ -362,6 +362,10 @@ def _lint_chunk(chunk: list[tuple[int, str]]) -> tuple[list[tuple[int, FileResul
     return results, _WORKER.cache.take_warnings() if _WORKER.cache is not None else []
 
 
+def _crashed(path: str) -> FileResult:
+    return FileResult(path, errors=[FileError(path, CRASHED_WORKER, kind="internal")])
+
+
 def _lint_in_pool(
     todo: list[tuple[int, str, int]],
     workers: int,
@@ -401,7 +405,7 @@ def _lint_in_pool(
             try:
                 results, chunk_warnings = future.result()
             except BrokenProcessPool:
-                results = [(index, FileResult(path, errors=[FileError(path, CRASHED_WORKER, kind="internal")])) for index, path in chunk]
+                results = [(index, _crashed(path)) for index, path in chunk]
                 chunk_warnings = []
             warnings.extend(chunk_warnings)
             for index, result in results:
