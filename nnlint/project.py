@@ -47,10 +47,23 @@ def _package_of(directory: Path) -> tuple[tuple[str, ...], Path]:
     return (*parts, directory.name), root
 
 
+@lru_cache(maxsize=4096)
+def _resolved_directory(directory: Path) -> Path:
+    return directory.resolve()
+
+
+def resolve_file(path: Path) -> Path:
+    """``path.resolve()``, resolving each directory once per process (thousands of files share a
+    few hundred directories); a file that is itself a symlink is resolved in full."""
+    if os.path.islink(path):
+        return path.resolve()
+    return _resolved_directory(path.absolute().parent) / path.name
+
+
 def module_name_for(path: Path, resolved: bool = False) -> tuple[str, bool, Path]:
     """(dotted module name, is_package, import root) of a source file, from its package layout."""
     if not resolved:
-        path = path.resolve()
+        path = resolve_file(path)
     is_package = path.name == "__init__.py"
     parts, root = _package_of(path.parent)
     if not is_package:

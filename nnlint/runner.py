@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nnlint.findings import FileError, FileResult
-from nnlint.project import find_module_file, module_name_for, roots_for
+from nnlint.project import find_module_file, module_name_for, resolve_file, roots_for
 from nnlint.sources import SourceError, decode
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class FileLinter:
         if module_path is not None:
             module, is_package, root = module_name_for(module_path)
             self.hierarchy.add_root(root)
-            key = os.fspath(module_path.resolve())
+            key = os.fspath(resolve_file(module_path))
         return self._lint(text, path, key, module, is_package)
 
     def _lint(self, text: str, path: str, key: str, module: str, is_package: bool) -> FileResult:
@@ -99,7 +99,7 @@ class FileLinter:
             data = read_bytes(path)
         except SourceError as exc:
             return _error_result(path, exc)
-        resolved = Path(path).resolve()
+        resolved = resolve_file(Path(path))
         module, is_package, root = module_name_for(resolved, resolved=True)
         self.hierarchy.add_root(root)
         key = os.fspath(resolved)
@@ -224,7 +224,7 @@ def _cached_result(cache: Cache, selection: Selection, check: _DependencyCheck, 
         data = read_bytes(path)
     except SourceError:
         return None, 0  # the linter reports it
-    resolved = Path(path).resolve()
+    resolved = resolve_file(Path(path))
     module, is_package, _ = module_name_for(resolved, resolved=True)
     result = cache.load_result(
         path,
