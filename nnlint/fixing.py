@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from nnlint.findings import FileError, FileResult, Finding, Fix
-from nnlint.fixes import apply_fixes, split_lines
 from nnlint.report import Report
 
 if TYPE_CHECKING:
@@ -98,6 +97,8 @@ def fix_text(source: str, path: str, lint: Callable[[str], FileResult], applies:
     # A source CPython already rejects (LibCST accepts e.g. `return` outside a function) cannot be
     # made worse by failing compile(): then only LibCST's parse of each round is checked.
     compiles: bool | None = None
+    from nnlint.fixes import apply_fixes  # LibCST: only loaded when something is fixed
+
     for _ in range(MAX_ROUNDS):
         fixable = [f for f in result.findings if applies(f.fix)]
         if not fixable:
@@ -148,6 +149,8 @@ def parse_problem(text: str, path: str, compiles: bool = True) -> str | None:
 
 def _culprits(text: str, applied: Sequence[Finding], path: str, compiles: bool) -> list[str]:
     """The rules whose fix alone breaks ``text``."""
+    from nnlint.fixes import apply_fixes
+
     return sorted({f.code for f in applied if parse_problem(apply_fixes(text, [f]).text, path, compiles) is not None})
 
 
@@ -170,6 +173,8 @@ def encode(text: str, encoding: str) -> bytes:
 
 
 def unified_diff(before: str, after: str, path: str) -> str:
+    from nnlint.fixes import split_lines
+
     lines = difflib.unified_diff(split_lines(before), split_lines(after), fromfile=path, tofile=path)
     out = []
     for line in lines:

@@ -45,11 +45,6 @@ def test_one_file_imports_no_pool_no_other_format_and_no_other_rule(tmp_path):
     assert rule_modules == {"nnlint.rules.module.super_wrong_class"}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="nnlint/fixing.py imports nnlint.fixes (and so LibCST) at module level, and app.py imports "
-    "fixing for every report; moving that import into the functions that apply fixes makes this pass",
-)
 def test_a_run_answered_from_the_cache_does_not_import_libcst(tmp_path):
     net = write(tmp_path / "net.py", SOURCE)
     args = ("--isolated", "--select", "NN101", "--cache-dir", str(tmp_path / "cache"), str(net))
