@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import libcst as cst
 
@@ -21,6 +22,8 @@ BLOCK_TYPES: frozenset[type[cst.CSTNode]] = frozenset(
 )
 STATEMENT_TYPES: frozenset[type[cst.CSTNode]] = frozenset({cst.SimpleStatementLine, cst.SimpleStatementSuite})
 TRACKED_TYPES = SCOPE_TYPES | BLOCK_TYPES | STATEMENT_TYPES
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -47,6 +50,25 @@ class FileContext:
         self.raw_findings: list[RawFinding] = []
         self._module_verdicts: dict[str, bool] = {}
         self.flows: list[FunctionFlow] = []  # filled by flow.FlowCollector when a rule needs it
+        self._shared: dict[Callable[[FileContext], Any], Any] = {}
+
+    def shared(self, analysis: Callable[[FileContext], T]) -> T:
+        """``analysis(self)``, computed once per file and shared by every rule that asks. It lives
+        and dies with this context (a module-level memo keyed on the context would keep every
+        file's tree alive whenever the analysis refers back to the context)."""
+        try:
+            return self._shared[analysis]
+        except KeyError:
+            result = self._shared[analysis] = analysis(self)
+            return result
+
+    def release(self) -> None:
+        """Drop what refers back to this context once the file is done (findings name their rule
+        instance, which holds the context), so the tree is freed at once, not at the next full
+        garbage collection."""
+        self._shared.clear()
+        self.flows.clear()
+        self.raw_findings.clear()
 
     # -- engine side -----------------------------------------------------------------------
 

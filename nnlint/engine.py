@@ -138,8 +138,11 @@ class Engine:
         facts = collect_facts(tree, module, is_package)
         self.hierarchy.add_summary(facts.summary())
         ctx = FileContext(path, source, tree, facts, self.hierarchy)
-        self._traverse(tree, ctx, self._dispatch_for(rules), result)
-        self._place(ctx, result)
+        try:
+            self._traverse(tree, ctx, self._dispatch_for(rules), result)
+            self._place(ctx, result)
+        finally:
+            ctx.release()  # shared analyses refer back to ctx: break the cycle so the tree dies now
         return result
 
     def _warn_unknown_noqa_codes(self, source: str, path: str, result: FileResult) -> None:

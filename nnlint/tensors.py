@@ -22,7 +22,6 @@ the few functions where a candidate finding needs it, and share it per file.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -1008,19 +1007,9 @@ def _flatten_targets(target: cst.BaseExpression) -> Iterable[cst.BaseExpression]
 
 # -- shared per file -------------------------------------------------------------------------------
 
-_TENSORS: weakref.WeakKeyDictionary[FileContext, TensorDataflows] = weakref.WeakKeyDictionary()
-_ACTIVATIONS: weakref.WeakKeyDictionary[FileContext, ActivationDataflows] = weakref.WeakKeyDictionary()
-
-
 def tensor_dataflows(ctx: FileContext) -> TensorDataflows:
-    found = _TENSORS.get(ctx)
-    if found is None:
-        found = _TENSORS[ctx] = TensorDataflows(ctx)
-    return found
+    return ctx.shared(TensorDataflows)
 
 
 def activation_dataflows(ctx: FileContext) -> ActivationDataflows:
-    found = _ACTIVATIONS.get(ctx)
-    if found is None:
-        found = _ACTIVATIONS[ctx] = ActivationDataflows(ctx)
-    return found
+    return ctx.shared(ActivationDataflows)

@@ -17,7 +17,6 @@ need to know stay silent.
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -358,15 +357,9 @@ class Event:
         return f"`{self.via}()` (which calls `{self.text}`)" if self.via else f"`{self.text}`"
 
 
-_ANALYSES: weakref.WeakKeyDictionary[FileContext, TrainingSteps] = weakref.WeakKeyDictionary()
-
-
 def training_steps(ctx: FileContext) -> TrainingSteps:
-    """The (memoised) analysis of one file, shared by the rules of the family."""
-    analysis = _ANALYSES.get(ctx)
-    if analysis is None:
-        analysis = _ANALYSES[ctx] = TrainingSteps(ctx)
-    return analysis
+    """The analysis of one file, computed once and shared by the rules of the family."""
+    return ctx.shared(TrainingSteps)
 
 
 # Method names that make a function part of training (the cheap pre-check looks for them).
