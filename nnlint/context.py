@@ -49,6 +49,7 @@ class FileContext:
         self.statements: list[cst.CSTNode] = []
         self.raw_findings: list[RawFinding] = []
         self._module_verdicts: dict[str, bool] = {}
+        self._module_calls: dict[int, str | None] = {}  # id(call): see FileFacts._qualified
         self.flows: list[FunctionFlow] = []  # filled by flow.FlowCollector when a rule needs it
         self._shared: dict[Callable[[FileContext], Any], Any] = {}
 
@@ -111,6 +112,17 @@ class FileContext:
             verdict = self.hierarchy.is_module_class(info.qualname, info.bases)
             self._module_verdicts[info.qualname] = verdict
         return verdict
+
+    def module_class_of_call(self, node: cst.Call) -> str | None:
+        """The class name when the call constructs a Module; asked by many rules, answered once."""
+        try:
+            return self._module_calls[id(node)]
+        except KeyError:
+            name = self.qualified_name(node.func)
+            if name is None or not name.rpartition(".")[2][:1].isupper() or not self.is_module_class_name(name):
+                name = None
+            self._module_calls[id(node)] = name
+            return name
 
     def is_module_class_name(self, qualname: str) -> bool:
         """For a qualified class name (``torch.nn.Linear``, ``pkg.models.Backbone``)."""

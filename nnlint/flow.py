@@ -83,6 +83,9 @@ class FlowCollector:
         self._stack: list[FunctionFlow] = [module_flow]
         self._block_base: list[int] = [0]  # len(ctx.blocks) when each flow started
         self._no_grad_withs: dict[cst.With, bool] = {}
+        # Where-facts per (flow, innermost block): a block's node fixes the whole block stack
+        # above it, and a function has thousands of calls but few blocks.
+        self._places: dict[tuple[int, cst.CSTNode | None], tuple[bool, tuple[cst.CSTNode, ...], int]] = {}
 
     # -- context ---------------------------------------------------------------------------
 
@@ -105,7 +108,14 @@ class FlowCollector:
 
     def _where(self) -> tuple[bool, tuple[cst.CSTNode, ...], int]:
         flow = self._stack[-1]
-        blocks = self.ctx.blocks[self._block_base[-1] :]
+        blocks = self.ctx.blocks
+        key = (id(flow), blocks[-1] if len(blocks) > self._block_base[-1] else None)
+        place = self._places.get(key)
+        if place is None:
+            place = self._places[key] = self._place(flow, blocks[self._block_base[-1] :])
+        return place
+
+    def _place(self, flow: FunctionFlow, blocks: list[cst.CSTNode]) -> tuple[bool, tuple[cst.CSTNode, ...], int]:
         no_grad = flow.no_grad or any(
             isinstance(block, cst.With) and self._with_disables_grad(block) for block in blocks
         )

@@ -69,10 +69,7 @@ def module_class_call(ctx: FileContext, node: cst.BaseExpression) -> str | None:
     """The class name when ``node`` constructs a Module (``nn.Linear(2, 2)``, ``Net()``)."""
     if not isinstance(node, cst.Call):
         return None
-    name = ctx.qualified_name(node.func)
-    if name is None or not name.rpartition(".")[2][:1].isupper():
-        return None
-    return name if ctx.is_module_class_name(name) else None
+    return ctx.module_class_of_call(node)
 
 
 def is_call_to(node: cst.CSTNode, ctx: FileContext, qualnames: frozenset[str]) -> bool:

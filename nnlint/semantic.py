@@ -121,6 +121,9 @@ class FileFacts:
     top_level_classes: dict[str, ClassInfo] = field(default_factory=dict)
     functions: dict[str, cst.FunctionDef] = field(default_factory=dict)  # module-level functions
     class_of_node: dict[cst.ClassDef, ClassInfo] = field(default_factory=dict)
+    # Many rules ask for the name of the same call. Keyed by id(): the tree outlives these facts,
+    # and a CSTNode's own __hash__ is a Python-level call.
+    _qualified: dict[int, str | None] = field(default_factory=dict, repr=False, compare=False)
 
     def summary(self) -> ModuleSummary:
         return ModuleSummary(
@@ -132,8 +135,12 @@ class FileFacts:
     def qualified_name(self, node: cst.BaseExpression) -> str | None:
         """The import-resolved dotted name of a Name/Attribute chain (``nn.Linear`` ->
         ``torch.nn.Linear``); local names resolve to themselves; None for other expressions."""
-        dotted = dotted_name(node)
-        return None if dotted is None else self.resolve(dotted)
+        try:
+            return self._qualified[id(node)]
+        except KeyError:
+            dotted = dotted_name(node)
+            name = self._qualified[id(node)] = None if dotted is None else self.resolve(dotted)
+            return name
 
     def resolve(self, dotted: str) -> str:
         """Qualify a dotted name through this file's imports and top-level classes."""

@@ -10,6 +10,7 @@ code cannot exhaust the recursion limit.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from collections.abc import Callable, Iterator, Sequence
 
@@ -75,14 +76,28 @@ def _make_getter(node_type: type) -> ChildGetter | None:
             parts.append(f"out.extend(n.{field.name})")
         else:
             # Optional fields hold None or a MaybeSentinel; only nodes are children.
-            parts.append(f"v = n.{field.name}\n    if isinstance(v, CSTNode): out.append(v)")
+            parts.append(f"v = n.{field.name}\n    if v.__class__ in NODE_CLASSES: out.append(v)")
     if not parts:
         return None
     body = "\n    ".join(parts)
     source = f"def get(n):\n    out = []\n    {body}\n    return out\n"
-    namespace: dict[str, object] = {"CSTNode": cst.CSTNode}
+    namespace: dict[str, object] = {"NODE_CLASSES": _node_classes()}
     exec(compile(source, f"<nnlint child getter for {node_type.__name__}>", "exec"), namespace)
     return typing.cast(ChildGetter, namespace["get"])
+
+
+@functools.cache
+def _node_classes() -> frozenset[type]:
+    """Every CSTNode class. A set lookup on the value's class: ``isinstance(v, CSTNode)`` goes
+    through the ABC machinery, once per optional field of every node walked."""
+    found: set[type] = set()
+    pending = [cst.CSTNode]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            if sub not in found:
+                found.add(sub)
+                pending.append(sub)
+    return frozenset(found)
 
 
 _GETTERS: dict[type, ChildGetter | None] = {}
@@ -128,7 +143,7 @@ def walk(
         if type(item) is _Leave:
             leave(item.node)  # type: ignore[misc, union-attr]
             continue
-        node = typing.cast(cst.CSTNode, item)
+        node: cst.CSTNode = item  # type: ignore[assignment]
         if enter(node) is False:
             continue
         node_type = type(node)

@@ -70,6 +70,8 @@ class _ClassState:
     registers_by_name: bool = False  # self.add_module / setattr(self, ...) somewhere in the class
 
 
+_NOT_A_MODULE = _ClassState()  # marks a class whose events are not collected
+
 class PythonContainerRule(Rule):
     """Shared analysis for plain lists / tuples / dicts on `self` that hold things a Module must
     register (submodules for NN104, Parameters for NN105)."""
@@ -104,8 +106,11 @@ class PythonContainerRule(Rule):
             return None
         state = self._classes.get(owner[0])
         if state is None:
-            state = self._classes[owner[0]] = _ClassState()
-        return state, function
+            info = self.ctx.facts.class_of_node.get(owner[0])
+            # Only Module classes are judged (leave_ClassDef): collect nothing in the others.
+            state = _ClassState() if info is not None and self.ctx.is_module_class(info) else _NOT_A_MODULE
+            self._classes[owner[0]] = state
+        return None if state is _NOT_A_MODULE else (state, function)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
@@ -185,7 +190,7 @@ class PythonContainerRule(Rule):
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
         state = self._classes.pop(node, None)
         info = self.ctx.facts.class_of_node.get(node)
-        if state is None or info is None or state.registers_by_name or not self.ctx.is_module_class(info):
+        if state is None or state is _NOT_A_MODULE or info is None or state.registers_by_name or not self.ctx.is_module_class(info):
             return
         for attr, stores in state.attr_stores.items():
             if (None, f"self.{attr}") in state.registered or any(self.wraps(s.value) for s in stores):

@@ -65,10 +65,11 @@ class ModuleRequiresGradAttribute(Rule):
 
     def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
         super().__init__(ctx)
-        # class -> attribute -> kinds of what `self.<attribute>` is assigned (a module class name,
-        # "None", or _NOT_A_MODULE)
-        self._attrs: dict[cst.ClassDef, dict[str, set[str]]] = {}
-        self._locals: dict[tuple[Scope, str], set[str]] = {}
+        # class -> attribute -> what `self.<attribute>` is assigned, and (function, local) -> what
+        # the local is assigned: a kind (a module class name, "None", or _NOT_A_MODULE) or the
+        # assigned expression, judged only when a `.requires_grad =` needs it (most files have none).
+        self._attrs: dict[cst.ClassDef, dict[str, list[str | cst.BaseExpression]]] = {}
+        self._locals: dict[tuple[Scope, str], list[str | cst.BaseExpression]] = {}
         self._targets: list[tuple[cst.CSTNode, cst.Attribute, cst.BaseExpression, Scope, cst.ClassDef | None, bool]] = []
         self._target_nodes: set[cst.Attribute] = set()
         self._read: set[str] = set()  # receivers whose `.requires_grad` is read
@@ -90,7 +91,7 @@ class ModuleRequiresGradAttribute(Rule):
             if param.annotation is not None:
                 name = self.ctx.qualified_name(param.annotation.annotation)
                 if name is not None and self.ctx.is_module_class_name(name):
-                    self._locals.setdefault((node, param.name.value), set()).add(name)
+                    self._locals.setdefault((node, param.name.value), []).append(name)
 
     def visit_For(self, node: cst.For) -> None:
         iterated = node.iter
@@ -103,7 +104,7 @@ class ModuleRequiresGradAttribute(Rule):
         elif method not in _MODULE_ITERATORS:
             return
         if isinstance(target, cst.Name):
-            self._locals.setdefault((self.ctx.enclosing_function, target.value), set()).add("torch.nn.Module")
+            self._locals.setdefault((self.ctx.enclosing_function, target.value), []).append("torch.nn.Module")
 
     def visit_Assign(self, node: cst.Assign) -> None:
         single = len(node.targets) == 1
@@ -128,12 +129,12 @@ class ModuleRequiresGradAttribute(Rule):
             self._targets.append((statement, target, value, function, owner[0] if owner else None, single))
             return
         if isinstance(target, cst.Name):
-            self._locals.setdefault((function, target.value), set()).add(self._kind(value))
+            self._locals.setdefault((function, target.value), []).append(value)
             return
         attr = self_attribute(target)
         owner = method_scopes(self.ctx)
         if attr is not None and owner is not None:
-            self._attrs.setdefault(owner[0], {}).setdefault(attr, set()).add(self._kind(value))
+            self._attrs.setdefault(owner[0], {}).setdefault(attr, []).append(value)
 
     # -- deciding --------------------------------------------------------------------------
 
@@ -166,18 +167,21 @@ class ModuleRequiresGradAttribute(Rule):
                 if info is not None and self.ctx.is_module_class(info):
                     return f"`{info.name}`"
                 return None
-            return self._described(self._locals.get((function, receiver.value)))
+            return self._described(self._kinds(self._locals.get((function, receiver.value))))
         attr = self_attribute(receiver)
         if attr is not None and owner is not None:
-            return self._described(self._attrs.get(owner, {}).get(attr))
+            return self._described(self._kinds(self._attrs.get(owner, {}).get(attr)))
         # `net.backbone` where `net = Net()` and `Net` assigns `self.backbone` a Module.
         if isinstance(receiver, cst.Attribute) and isinstance(receiver.value, cst.Name):
-            kinds = self._locals.get((function, receiver.value.value), set()) - {"None"}
+            kinds = self._kinds(self._locals.get((function, receiver.value.value))) - {"None"}
             if len(kinds) == 1:
                 local = self.ctx.facts.classes.get(next(iter(kinds)).rpartition(".")[2])
                 if local is not None and local.node is not None and local.qualname == next(iter(kinds)):
-                    return self._described(self._attrs.get(local.node, {}).get(receiver.attr.value))
+                    return self._described(self._kinds(self._attrs.get(local.node, {}).get(receiver.attr.value)))
         return None
+
+    def _kinds(self, assigned: list[str | cst.BaseExpression] | None) -> set[str]:
+        return {a if isinstance(a, str) else self._kind(a) for a in assigned or ()}
 
     @staticmethod
     def _described(kinds: set[str] | None) -> str | None:
