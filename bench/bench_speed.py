@@ -192,6 +192,17 @@ def bench_tree(source: Path, work: Path, args: argparse.Namespace) -> list[tuple
     return rows
 
 
+def compile_bytecode() -> None:
+    """Write nnlint's .pyc files, as ``pip install`` does: in an editable checkout with
+    PYTHONDONTWRITEBYTECODE set, every run would otherwise compile nnlint's sources again
+    (about 0.1 s of the one-file time)."""
+    import compileall
+
+    import nnlint
+
+    compileall.compile_dir(Path(nnlint.__file__).parent, quiet=1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("trees", nargs="+", type=Path, help="source trees, e.g. an unpacked timm wheel")
@@ -206,6 +217,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    compile_bytecode()
     work = Path(tempfile.mkdtemp(prefix="nnlint-bench-"))
     rows = []
     try:
