@@ -159,7 +159,8 @@ def _lint_stdin(options, settings, registry, warnings):  # type: ignore[no-untyp
     from nnlint.runner import FileLinter
     from nnlint.sources import SourceError, decode
 
-    from nnlint.fixing import fix_source, write_source
+    from nnlint.fixing import fix_notebook, fix_source, write_source
+    from nnlint.notebooks import lint_notebook_text
 
     path = options.stdin_filename or "-"
     mode = options.fix_mode()
@@ -177,12 +178,22 @@ def _lint_stdin(options, settings, registry, warnings):  # type: ignore[no-untyp
             write_source(sys.stdout, data)
         return [FileResult(path, errors=[FileError(path, exc.message, exc.line, None, exc.kind)])], 1, {}
     module_path = Path(path) if options.stdin_filename else None
-    if mode.apply:
-        result = fix_source(linter, source.text, source.encoding, path, module_path, mode)
+    try:
+        if mode.apply:
+            if path.endswith(".ipynb"):
+                result = fix_notebook(linter, source.text, source.encoding, path, mode)
+            else:
+                result = fix_source(linter, source.text, source.encoding, path, module_path, mode)
+        elif path.endswith(".ipynb"):
+            result = lint_notebook_text(linter, source.text, path)
+        else:
+            result = linter.lint_text(source.text, path, module_path)
+    except SourceError as exc:  # a notebook that is not valid notebook JSON
         if mode.write:
-            write_source(sys.stdout, result.new_data if result.new_data is not None else data)
-    else:
-        result = linter.lint_text(source.text, path, module_path)
+            write_source(sys.stdout, data)
+        return [FileResult(path, errors=[FileError(path, exc.message, exc.line, None, exc.kind)])], 1, {}
+    if mode.apply and mode.write:
+        write_source(sys.stdout, result.new_data if result.new_data is not None else data)
     warnings.extend(linter.warnings)
     return [result], 1, {path: source.text}
 

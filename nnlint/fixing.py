@@ -224,7 +224,7 @@ def fix_path(linter: FileLinter, path: str, mode: FixMode) -> FixedFile:
     try:
         source = decode(data)
         if path.endswith(".ipynb"):
-            fixed = _fix_notebook(linter, source.text, source.encoding, path, mode)
+            fixed = fix_notebook(linter, source.text, source.encoding, path, mode)
         else:
             fixed = fix_source(linter, source.text, source.encoding, path, Path(path), mode)
     except SourceError as exc:
@@ -233,7 +233,7 @@ def fix_path(linter: FileLinter, path: str, mode: FixMode) -> FixedFile:
     return fixed
 
 
-def _fix_notebook(linter: FileLinter, raw: str, encoding: str, path: str, mode: FixMode) -> FixedFile:
+def fix_notebook(linter: FileLinter, raw: str, encoding: str, path: str, mode: FixMode) -> FixedFile:
     """Fix the code cells of a notebook (linted as one virtual module); findings in cell
     coordinates; only the changed cells' sources are rewritten in the file."""
     from nnlint.notebooks import Notebook

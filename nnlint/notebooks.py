@@ -253,6 +253,13 @@ def lint_notebook(linter: FileLinter, path: str) -> FileResult:
     return notebook.to_cell_locations(linter.lint_text(notebook.text, path, Path(path)))
 
 
+def lint_notebook_text(linter: FileLinter, raw: str, path: str) -> FileResult:
+    """Like lint_notebook, for a notebook's text given directly (``--stdin-filename x.ipynb``);
+    raises SourceError when it is not a notebook."""
+    notebook = Notebook.from_text(raw, path)
+    return notebook.to_cell_locations(linter.lint_text(notebook.text, path, Path(path)))
+
+
 def cell_source_lines(raw: str, cell: int) -> list[str]:
     """The lines of one cell of a notebook file's text (for reports that quote source)."""
     try:

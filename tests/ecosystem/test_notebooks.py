@@ -233,3 +233,41 @@ def test_render_refuses_a_text_whose_cells_cannot_be_matched(broken):
     notebook = Notebook.from_text(notebook_json(["%time x = 1\nimport torch", "y = 2"]))
     with pytest.raises(SourceError, match="cannot write fixes back"):
         notebook.render(broken(notebook.text))
+
+
+STDIN_CELLS = [
+    "import torch\nfrom torch import nn",
+    "class Model(nn.Module):\n    def __init__(self):\n        super(Other, self).__init__()\n        self.mask = torch.ones(3)",
+]
+
+
+def test_stdin_with_an_ipynb_filename_is_linted_as_a_notebook(cli, tmp_path):
+    """An editor or pre-commit passing a notebook's buffer on stdin gets cell locations, exactly
+    as for the file on disk (the JSON is not linted as Python)."""
+    text = notebook_json(STDIN_CELLS)
+    (tmp_path / "nb.ipynb").write_text(text)
+    from_file = _findings(cli, "nb.ipynb", cwd=tmp_path)
+    from_stdin = [
+        item
+        for item in json.loads(
+            cli("--isolated", "--select", SEED_RULES, "--output-format", "json", "--stdin-filename", "nb.ipynb", "-", stdin=text, cwd=tmp_path).out
+        )
+        if item["type"] == "finding"
+    ]
+    assert {f["code"] for f in from_file} == {"NN101", "NN103"}
+    assert [(f["code"], f["cell"], f["line"], f["column"]) for f in from_stdin] == [
+        (f["code"], f["cell"], f["line"], f["column"]) for f in from_file
+    ]
+    assert all(f["cell"] == 2 for f in from_stdin)
+
+
+def test_stdin_notebook_fix_writes_the_fixed_notebook_and_bad_json_is_one_error(cli, tmp_path):
+    result = cli("--isolated", "--select", "NN101", "--fix", "--stdin-filename", "nb.ipynb", "-", stdin=notebook_json(STDIN_CELLS), cwd=tmp_path)
+    assert result.code == 0, result.err
+    fixed = json.loads(result.out)
+    assert fixed["cells"][1]["source"][2] == "        super().__init__()\n"
+
+    broken = cli("--isolated", "--fix", "--stdin-filename", "nb.ipynb", "-", stdin="{not json", cwd=tmp_path)
+    assert broken.code == 2  # a file that could not be linted
+    assert broken.out == "{not json"  # the buffer comes back unchanged
+    assert "nb.ipynb" in broken.err and "not a valid notebook" in broken.err
