@@ -40,6 +40,11 @@ class Report:
         return [e for r in self.results for e in r.errors]
 
 
+def fixable(finding: Finding, unsafe_fixes: bool) -> bool:
+    """Whether `--fix` would apply the finding's fix with the current flags (what [*] marks)."""
+    return finding.fix is not None and (finding.fix.applicability == "safe" or unsafe_fixes)
+
+
 class Formatter(Protocol):
     def __call__(self, report: Report, out: IO[str]) -> None: ...
 
@@ -56,9 +61,10 @@ def write_statistics(report: Report, out: IO[str]) -> None:
         counts.setdefault(finding.code, []).append(finding)
     rows = sorted(counts.items(), key=lambda item: (-len(item[1]), item[0]))
     width = max((len(str(len(v))) for _, v in rows), default=1)
+    unsafe_fixes = getattr(report, "unsafe_fixes", False)
     for code, findings in rows:
-        fixable = "[*]" if any(f.fix is not None for f in findings) else "[ ]"
-        out.write(f"{len(findings):>{width}}\t{code}\t{fixable} {findings[0].name}\n")
+        marker = "[*]" if any(fixable(f, unsafe_fixes) for f in findings) else "[ ]"
+        out.write(f"{len(findings):>{width}}\t{code}\t{marker} {findings[0].name}\n")
     errors = report.errors
     if errors:
         out.write(f"{len(errors):>{width}}\terror\t    files that could not be linted\n")

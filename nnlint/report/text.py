@@ -7,11 +7,7 @@ from typing import IO
 
 from nnlint.findings import FileError, Finding
 from nnlint.report import Report
-
-
-def _fixable(finding: Finding, unsafe_fixes: bool) -> bool:
-    """Whether `--fix` would apply the finding's fix with the current flags (what [*] marks)."""
-    return finding.fix is not None and (finding.fix.applicability == "safe" or unsafe_fixes)
+from nnlint.report import fixable as _fixable
 
 
 def _line(finding: Finding, unsafe_fixes: bool = False) -> str:

@@ -163,7 +163,10 @@ def test_exit_zero(project):
 def test_statistics(project):
     result = run_cli("--statistics", cwd=project)
     assert result.code == 1
-    assert result.out.splitlines() == ["1\tNN101\t[*] super-wrong-class", "1\tNN103\t[*] tensor-attribute-not-registered"]
+    # [*] means what it means in the other formats: `--fix` with these flags would apply it.
+    assert result.out.splitlines() == ["1\tNN101\t[*] super-wrong-class", "1\tNN103\t[ ] tensor-attribute-not-registered"]
+    unsafe = run_cli("--statistics", "--unsafe-fixes", cwd=project)
+    assert unsafe.out.splitlines() == ["1\tNN101\t[*] super-wrong-class", "1\tNN103\t[*] tensor-attribute-not-registered"]
 
 
 def test_version():
