@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from nnlint.findings import FileError, FileResult
-from nnlint.settings import ConfigError, Settings, load_settings, with_overrides
+from nnlint.settings import ConfigError, Settings, find_config, load_settings, with_overrides
 
 if TYPE_CHECKING:
     from nnlint.fixing import FixMode
@@ -63,8 +63,29 @@ def _per_file_ignores(values: list[str] | None) -> tuple[tuple[str, tuple[str, .
     return tuple(parsed)
 
 
+def config_search_start(options: CheckOptions) -> Path:
+    """Where the search for pyproject.toml starts: the deepest directory that holds every path
+    linted (black's rule), so `nnlint ../other-project/src` uses other-project's settings. When
+    nothing is found there, the search starts again from the current directory."""
+    paths = [options.stdin_filename or "."] if options.paths == ["-"] else options.paths
+    directories = []
+    for path in paths:
+        absolute = Path(os.path.abspath(path))
+        directories.append(os.fspath(absolute if absolute.is_dir() else absolute.parent))
+    try:
+        return Path(os.path.commonpath(directories)) if directories else Path.cwd()
+    except ValueError:  # paths on different drives
+        return Path.cwd()
+
+
 def resolve_settings(options: CheckOptions) -> Settings:
-    settings = load_settings(options.config, options.isolated)
+    config = options.config
+    if config is None and not options.isolated:
+        start = config_search_start(options)
+        config = find_config(start)
+        if config is None and start != Path.cwd():
+            config = find_config(Path.cwd())
+    settings = load_settings(config, options.isolated)
     tup = lambda v: None if v is None else tuple(v)  # noqa: E731
     per_file = _per_file_ignores(options.per_file_ignores)
     if options.jobs is not None and options.jobs < 1:

@@ -86,3 +86,23 @@ def test_the_console_script_lints_with_the_discovered_configuration(cli, tree):
     assert [item["code"] for item in found.json()] == ["NN101"]
     isolated = cli("--isolated", "--select", "NN103", "--output-format", "json", "model.py", cwd=tree / "pkg" / "sub")
     assert [item["code"] for item in isolated.json()] == ["NN103"]
+
+
+def test_the_configuration_is_found_from_the_linted_paths_not_only_the_working_directory(cli, tree, tmp_path_factory):
+    """`nnlint ../project/src` from elsewhere uses the project's settings (black's rule: the
+    search starts at the deepest directory holding every path); a closer table wins."""
+    (tree / "pkg" / "sub" / "model.py").write_text(BUGGY_MODEL)
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (elsewhere / "pyproject.toml").write_text('[tool.nnlint]\nselect = ["NN103"]\n')
+    found = cli("--output-format", "json", str(tree / "pkg" / "sub" / "model.py"), cwd=elsewhere)
+    assert [item["code"] for item in found.json()] == ["NN101"]  # tree's config, not elsewhere's
+
+    (tree / "pkg" / "pyproject.toml").write_text('[tool.nnlint]\nselect = ["NN103"]\n')
+    closer = cli("--output-format", "json", "pkg/sub/model.py", cwd=tree)
+    assert [item["code"] for item in closer.json()] == ["NN103"]
+
+    stdin = cli("--output-format", "json", "--stdin-filename", str(tree / "model.py"), "-", stdin=BUGGY_MODEL, cwd=elsewhere)
+    assert [item["code"] for item in stdin.json()] == ["NN101"]
+    # No table at or above the paths' common directory: the working directory's, as before.
+    shown = cli("--show-settings", str(tree), str(elsewhere), cwd=elsewhere)
+    assert "select = ('NN103',)" in shown.out.splitlines(), shown.out
