@@ -9,6 +9,9 @@ For each source tree given, on a private copy of it (so that one file can be edi
     torchfix -jN    TorchFix 0.7.0 ``--select ALL`` on the same files with the same jobs
     one file        ``nnlint`` on one small file, cold and warm, wall time including startup, next
                     to starting Python, importing LibCST and parsing that file
+    paired          in one process, each file parsed alone and linted by nnlint back to back
+                    (alternating order), CPU times summed: the -j1 ratio with machine noise
+                    cancelled, since a slow spell slows both sides of the pairs it covers
 
 Every number is one measured run (with ``--repeat N``, the fastest of N interleaved runs for the
 floor and the cold rows); ratios compare runs of the same invocation of this script. Wall
@@ -71,6 +74,34 @@ for path in paths:
     except Exception:
         failed += 1
 print(f"{len(paths)} files, {failed} not parsed")
+"""
+
+
+# The -j1 ratio measured so that machine noise cancels: in one process, each file is parsed alone
+# and linted by nnlint (--select ALL) back to back, the order alternating; CPU times are summed.
+# A slow minute slows both sides of the pairs it covers; it cannot land on one side only.
+PAIRED = r"""
+import json, sys, time
+from pathlib import Path
+import libcst
+from nnlint.project import roots_for
+from nnlint.registry import Registry
+from nnlint.runner import FileLinter
+from nnlint.settings import Settings
+paths = open(sys.argv[1]).read().splitlines()
+linter = FileLinter(Settings(select=("ALL",)), Registry.with_plugins(), roots_for([Path(p) for p in paths]))
+linter.lint_path(paths[0])  # imports and one-time setup are not per-file work
+parse = lint = 0.0
+for index, path in enumerate(paths):
+    for side in (("parse", "lint") if index % 2 == 0 else ("lint", "parse")):
+        start = time.process_time()
+        if side == "parse":
+            libcst.parse_module(open(path, "rb").read().decode("utf-8"))
+            parse += time.process_time() - start
+        else:
+            linter.lint_path(path)
+            lint += time.process_time() - start
+print(json.dumps({"parse": parse, "lint": lint}))
 """
 
 
@@ -153,6 +184,9 @@ def bench_tree(source: Path, work: Path, args: argparse.Namespace) -> list[tuple
             f"torchfix -j{jobs}", [torchfix, "--select", "ALL", "-j", str(jobs), *paths], out(f"torchfix{jobs}"), work
         )
 
+    paired = json.loads(subprocess.run([sys.executable, "-c", PAIRED, str(listing)], capture_output=True, text=True, check=True).stdout)
+    print(f"  paired per file, one process: parse {paired['parse']:.2f} s cpu, nnlint {paired['lint']:.2f} s cpu", flush=True)
+
     small = min((p for p in files if p.stat().st_size > 1500), key=lambda p: p.stat().st_size)
     small_cache = work / f"{name}.small-cache"
     one = [*nnlint[:-2], "--cache-dir", str(small_cache), str(small)]
@@ -176,6 +210,10 @@ def bench_tree(source: Path, work: Path, args: argparse.Namespace) -> list[tuple
     row("cold1", "nnlint cold -j1", floor, "target <= 1.25x floor")
     row("cold2", "nnlint cold -j2", floor, "target <= 0.75x floor")
     row("one_rule", f"nnlint cold -j1 --select {args.one_rule}", floor, "one cheap rule: startup, parse, facts, walk")
+    rows.append(
+        (name, "paired per file in one process: parse, then nnlint", f"{paired['parse']:.2f} / {paired['lint']:.2f}", "",
+         "", f"{paired['lint'] / paired['parse']:.2f}x", "", "CPU s of parse-only / of nnlint -j1; the noise-proof -j1 ratio")
+    )
     row("warm", "nnlint warm (nothing changed)", cold1, "vs cold -j1; target <= 0.03x")
     row("edited", "nnlint warm, 1 file edited", cold1, f"vs cold -j1; target <= 0.05x; edited {edited.relative_to(tree)}")
     for jobs in args.torchfix_jobs:
