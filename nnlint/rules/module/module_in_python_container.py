@@ -63,8 +63,12 @@ class _ClassState:
     attr_additions: dict[str, list[tuple[cst.BaseExpression, cst.FunctionDef]]] = field(default_factory=dict)
     local_stores: dict[tuple[cst.FunctionDef, str], list[_Store]] = field(default_factory=dict)
     local_additions: dict[tuple[cst.FunctionDef, str], list[cst.BaseExpression]] = field(default_factory=dict)
-    # Names and `self.x` that reach a call which registers them (nn.Sequential(*layers), ...).
-    registered: set[tuple[cst.FunctionDef | None, str]] = field(default_factory=set)
+    # The arguments of calls that register what they are given (nn.Sequential(*layers), ...),
+    # and the names and `self.x` in them: worked out only for a class that has a plain container
+    # to judge (nearly every call in a Module builds a Module, so walking each one's arguments up
+    # front was the rule's main cost).
+    calls: list[tuple[cst.FunctionDef, cst.Call]] = field(default_factory=list)
+    registered_names: set[tuple[cst.FunctionDef | None, str]] | None = None
     # Locals stored on an attribute (`self.fc = layer`): registered there, or kept elsewhere.
     escaped: set[tuple[cst.FunctionDef, str]] = field(default_factory=set)
     registers_by_name: bool = False  # self.add_module / setattr(self, ...) somewhere in the class
@@ -164,15 +168,10 @@ class PythonContainerRule(Rule):
                         self._add_one(state, function, func.value, arg.value)
             elif len(node.args) > index:
                 self._add_one(state, function, func.value, node.args[index].value)
-        registers = _is_self_call(node, self.registering_methods)
-        if registers:
+        if _is_self_call(node, self.registering_methods):
             state.registers_by_name = True
-        if registers or self.wraps(node):
-            for arg in node.args:
-                for inner in walker.iter_nodes(arg.value):
-                    key = dotted_name(inner) if isinstance(inner, (cst.Name, cst.Attribute)) else None
-                    if key is not None:
-                        state.registered.add((None if key.startswith("self.") else function, key))
+        if node.args:
+            state.calls.append((function, node))
 
     def _add_one(self, state: _ClassState, function: cst.FunctionDef, container: cst.BaseExpression, element: cst.BaseExpression) -> None:
         attr = self_attribute(container)
@@ -193,9 +192,36 @@ class PythonContainerRule(Rule):
         if state is None or state is _NOT_A_MODULE or info is None or state.registers_by_name or not self.ctx.is_module_class(info):
             return
         for attr, stores in state.attr_stores.items():
-            if (None, f"self.{attr}") in state.registered or any(self.wraps(s.value) for s in stores):
+            if not any(self._may_hold_container(s, state) for s in stores):
+                continue  # nothing _check_attribute judges
+            if any(self.wraps(s.value) for s in stores) or (None, f"self.{attr}") in self._registered(state):
                 continue
             self._check_attribute(info.name, attr, stores, state)
+
+    @staticmethod
+    def _may_hold_container(store: _Store, state: _ClassState) -> bool:
+        """Whether the store puts a plain container on `self` (a literal, or a local only ever
+        assigned one): the only stores _check_attribute judges."""
+        if _container_kind(store.value) is not None:
+            return True
+        if isinstance(store.value, cst.Name):
+            locals_ = state.local_stores.get((store.function, store.value.value), ())
+            return bool(locals_) and all(_container_kind(s.value) is not None for s in locals_)
+        return False
+
+    def _registered(self, state: _ClassState) -> set[tuple[cst.FunctionDef | None, str]]:
+        """Names and `self.x` that reach a call which registers them (`self.x` for the whole class)."""
+        if state.registered_names is None:
+            state.registered_names = set()
+            for function, call in state.calls:
+                if not (_is_self_call(call, self.registering_methods) or self.wraps(call)):
+                    continue
+                for arg in call.args:
+                    for inner in walker.iter_nodes(arg.value):
+                        key = dotted_name(inner) if isinstance(inner, (cst.Name, cst.Attribute)) else None
+                        if key is not None:
+                            state.registered_names.add((None if key.startswith("self.") else function, key))
+        return state.registered_names
 
     def _check_attribute(self, class_name: str, attr: str, stores: list[_Store], state: _ClassState) -> None:
         additions = state.attr_additions.get(attr, [])
@@ -218,7 +244,7 @@ class PythonContainerRule(Rule):
                 key = (store.function, store.value.value)
                 locals_ = state.local_stores.get(key, [])
                 kinds = {_container_kind(s.value) for s in locals_}
-                if key in state.registered or len(kinds) != 1 or None in kinds:
+                if key in self._registered(state) or len(kinds) != 1 or None in kinds:
                     continue  # unknown, registered elsewhere, or the name also holds something else
                 kind = kinds.pop() or "list"
                 elements = [e for s in locals_ for e in _literal_elements(s.value) or ()]
@@ -261,7 +287,7 @@ class PythonContainerRule(Rule):
             # A local that only ever holds one kind of element and is not kept anywhere else.
             key = (function, node.value)
             stores = state.local_stores.get(key)
-            if not stores or key in state.registered or key in state.escaped:
+            if not stores or key in self._registered(state) or key in state.escaped:
                 return None
             names = {self.element_name(s.value) for s in stores}
             if len(names) == 1 and None not in names:

@@ -20,6 +20,7 @@ class ModuleRequiresGradAttribute(Rule):
     code = "NN110"
     name = "module-requires-grad-attribute"
     summary = "`module.requires_grad = False` sets a plain attribute on a Module and freezes nothing"
+    triggers = ("requires_grad",)  # it reports only assignments to `<x>.requires_grad`
     what = (
         "Flags `x.requires_grad = ...` when `x` is known to be an `nn.Module`: `self` in a Module's "
         "method, `self.encoder` when the class only ever assigns it a Module, a variable assigned a "
