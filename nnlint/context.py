@@ -52,6 +52,9 @@ class FileContext:
         self._module_calls: dict[int, str | None] = {}  # id(call): see FileFacts._qualified
         self.flows: list[FunctionFlow] = []  # filled by flow.FlowCollector when a rule needs it
         self._shared: dict[Callable[[FileContext], Any], Any] = {}
+        # (enclosing function, (class, method)) for the current scope stack; rules ask on every
+        # call and assignment, the stack changes only at a def, class or lambda.
+        self._scope_facts: tuple[cst.FunctionDef | None, tuple[cst.ClassDef, cst.FunctionDef] | None] | None = None
 
     def shared(self, analysis: Callable[[FileContext], T]) -> T:
         """``analysis(self)``, computed once per file and shared by every rule that asks. It lives
@@ -77,6 +80,7 @@ class FileContext:
         node_type = type(node)
         if node_type in SCOPE_TYPES:
             self.scopes.append(node)
+            self._scope_facts = None
         elif node_type in BLOCK_TYPES:
             self.blocks.append(node)
         elif node_type in STATEMENT_TYPES:
@@ -86,6 +90,7 @@ class FileContext:
         node_type = type(node)
         if node_type in SCOPE_TYPES:
             self.scopes.pop()
+            self._scope_facts = None
         elif node_type in BLOCK_TYPES:
             self.blocks.pop()
         elif node_type in STATEMENT_TYPES:
@@ -140,10 +145,24 @@ class FileContext:
 
     @property
     def enclosing_function(self) -> cst.FunctionDef | None:
-        for scope in reversed(self.scopes):
-            if isinstance(scope, cst.FunctionDef):
-                return scope
-        return None
+        return (self._scope_facts or self._compute_scope_facts())[0]
+
+    def method_scopes(self) -> tuple[cst.ClassDef, cst.FunctionDef] | None:
+        """(class, method) when the walk is inside a method of a class, possibly in a function or
+        lambda nested in that method; None in a class body or outside classes."""
+        return (self._scope_facts or self._compute_scope_facts())[1]
+
+    def _compute_scope_facts(self) -> tuple[cst.FunctionDef | None, tuple[cst.ClassDef, cst.FunctionDef] | None]:
+        scopes = self.scopes
+        function = next((s for s in reversed(scopes) if type(s) is cst.FunctionDef), None)
+        method = None
+        for index in range(len(scopes) - 2, -1, -1):
+            if type(scopes[index]) is cst.ClassDef:
+                inner = scopes[index + 1]
+                method = (scopes[index], inner) if type(inner) is cst.FunctionDef else None
+                break
+        self._scope_facts = (function, method)
+        return self._scope_facts
 
     @property
     def method_class(self) -> ClassInfo | None:

@@ -98,13 +98,7 @@ def keyword(node: cst.Call, name: str) -> cst.Arg | None:
 def method_scopes(ctx: FileContext) -> tuple[cst.ClassDef, cst.FunctionDef] | None:
     """(class, method) when the walk is inside a method of a class, possibly in a function or
     lambda nested in that method; None in a class body or outside classes."""
-    scopes = ctx.scopes
-    for index in range(len(scopes) - 2, -1, -1):
-        scope = scopes[index]
-        if isinstance(scope, cst.ClassDef):
-            method = scopes[index + 1]
-            return (scope, method) if isinstance(method, cst.FunctionDef) else None
-    return None
+    return ctx.method_scopes()
 
 
 def torch_nn_spelling(ctx: FileContext, member: str) -> tuple[str, tuple[str, ...]]:

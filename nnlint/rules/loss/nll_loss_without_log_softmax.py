@@ -5,7 +5,6 @@ import libcst as cst
 from nnlint.rule import Rule
 from nnlint.tensors import LOGITS, NLL, PROBS, SIGMOID, activation_dataflows
 
-_MENTIONS = ("nll_loss", "NLLLoss")
 _SHORT = 40
 _HOLDS = {
     PROBS: "softmax probabilities",
@@ -18,6 +17,7 @@ class NllLossWithoutLogSoftmax(Rule):
     code = "NN603"
     name = "nll-loss-without-log-softmax"
     summary = "`NLLLoss` / `F.nll_loss` given raw logits or softmax output instead of log-probabilities"
+    triggers = ("nll_loss", "NLLLoss")  # it reports only at a call of that loss
     what = (
         "Flags `F.nll_loss(x, target)` and `criterion(x, target)` (`criterion` a `nn.NLLLoss`) "
         "when `x` is known not to hold log-probabilities: it comes from `F.softmax` / "
@@ -49,12 +49,7 @@ class NllLossWithoutLogSoftmax(Rule):
         "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc1 = nn.Linear(784, 128)\n        self.fc2 = nn.Linear(128, 10)\n\n    def forward(self, x):\n        x = F.relu(self.fc1(x))\n        return self.fc2(x)\n\ndef train(loader, optimizer):\n    model = Net()\n    for data, target in loader:\n        output = model(data)\n        loss = F.nll_loss(output, target)  # error\n        loss.backward()\n",
     ]
 
-    def visit_Module(self, node: cst.Module) -> None:
-        self._relevant = any(word in self.ctx.source for word in _MENTIONS)
-
     def visit_Call(self, node: cst.Call) -> None:
-        if not self._relevant:
-            return
         dataflows = activation_dataflows(self.ctx)
         found = dataflows.loss_input(node)
         if found is None or found[0] != NLL:

@@ -5,7 +5,6 @@ import libcst as cst
 from nnlint.rule import Rule
 from nnlint.tensors import BCE_WITH_LOGITS, SIGMOID, activation_dataflows
 
-_MENTIONS = ("with_logits", "WithLogits")
 _SHORT = 40
 
 
@@ -13,6 +12,7 @@ class SigmoidBeforeBceWithLogits(Rule):
     code = "NN602"
     name = "sigmoid-before-bce-with-logits"
     summary = "sigmoid output passed to `BCEWithLogitsLoss` / `binary_cross_entropy_with_logits`, which expects logits"
+    triggers = ("with_logits", "WithLogits")  # it reports only at a call of that loss
     what = (
         "Flags `F.binary_cross_entropy_with_logits(p, target)` and `criterion(p, target)` "
         "(`criterion` a `nn.BCEWithLogitsLoss`) when `p` is known to hold sigmoid output: "
@@ -41,12 +41,7 @@ class SigmoidBeforeBceWithLogits(Rule):
         "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass Head(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 1)\n        self.act = nn.Sigmoid()\n\n    def forward(self, x):\n        return self.act(self.fc(x))\n\n    def loss(self, x, y):\n        return F.binary_cross_entropy_with_logits(self(x).squeeze(1), y)  # error\n",
     ]
 
-    def visit_Module(self, node: cst.Module) -> None:
-        self._relevant = any(word in self.ctx.source for word in _MENTIONS)
-
     def visit_Call(self, node: cst.Call) -> None:
-        if not self._relevant:
-            return
         dataflows = activation_dataflows(self.ctx)
         found = dataflows.loss_input(node)
         if found is None or found[0] != BCE_WITH_LOGITS:

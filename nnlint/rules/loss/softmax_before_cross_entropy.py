@@ -5,7 +5,6 @@ import libcst as cst
 from nnlint.rule import Rule
 from nnlint.tensors import CROSS_ENTROPY, PROBS, activation_dataflows
 
-_MENTIONS = ("cross_entropy", "CrossEntropyLoss")
 _SHORT = 40
 
 
@@ -13,6 +12,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
     code = "NN601"
     name = "softmax-before-cross-entropy"
     summary = "softmax probabilities passed to `CrossEntropyLoss` / `F.cross_entropy`, which expects logits"
+    triggers = ("cross_entropy", "CrossEntropyLoss")  # it reports only at a call of that loss
     what = (
         "Flags `F.cross_entropy(probs, target)` and `criterion(probs, target)` (`criterion` a "
         "`nn.CrossEntropyLoss`) when `probs` is known to hold softmax output: `F.softmax`, "
@@ -48,12 +48,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
         "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass Lit(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(8, 3)\n        self.loss = nn.CrossEntropyLoss()\n\n    def forward(self, x):\n        return F.softmax(self.fc(x), dim=-1)\n\n    def training_step(self, batch, batch_idx):\n        x, y = batch\n        return self.loss(self(x), y)  # error\n",
     ]
 
-    def visit_Module(self, node: cst.Module) -> None:
-        self._relevant = any(word in self.ctx.source for word in _MENTIONS)
-
     def visit_Call(self, node: cst.Call) -> None:
-        if not self._relevant:
-            return
         dataflows = activation_dataflows(self.ctx)
         found = dataflows.loss_input(node)
         if found is None or found[0] != CROSS_ENTROPY:
