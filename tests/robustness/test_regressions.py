@@ -29,15 +29,15 @@ def test_fix_is_applied_when_the_original_already_fails_to_compile():
 
 
 def test_fix_that_breaks_compilation_of_a_valid_file_is_still_refused(monkeypatch):
-    from nnlint import fixing
+    from nnlint import fixes
 
     source = UNREGISTERED_TENSOR
-    real_apply = fixing.apply_fixes
+    real_apply = fixes.apply_fixes
 
     def breaking_apply(text, fixes):  # a fix with a bug: it appends a statement CPython rejects
         return dataclasses.replace(real_apply(text, fixes), text=real_apply(text, fixes).text + "\nreturn\n")
 
-    monkeypatch.setattr(fixing, "apply_fixes", breaking_apply)
+    monkeypatch.setattr(fixes, "apply_fixes", breaking_apply)  # fixing imports it when it fixes
     outcome = fix_everything(source)
     assert outcome.text == source
     assert outcome.failure is not None
