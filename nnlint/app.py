@@ -192,14 +192,9 @@ def _lint_stdin(options, settings, registry, warnings):  # type: ignore[no-untyp
             return [], 0, {}
     data = sys.stdin.buffer.read()
     linter = FileLinter(settings, registry, [Path.cwd()])
-    try:
-        source = decode(data)
-    except SourceError as exc:
-        if mode.write:
-            write_source(sys.stdout, data)
-        return [FileResult(path, errors=[FileError(path, exc.message, exc.line, None, exc.kind)])], 1, {}
     module_path = Path(path) if options.stdin_filename else None
     try:
+        source = decode(data)
         if mode.apply:
             if path.endswith(".ipynb"):
                 result = fix_notebook(linter, source.text, source.encoding, path, mode)
@@ -209,10 +204,10 @@ def _lint_stdin(options, settings, registry, warnings):  # type: ignore[no-untyp
             result = lint_notebook_text(linter, source.text, path)
         else:
             result = linter.lint_text(source.text, path, module_path)
-    except SourceError as exc:  # a notebook that is not valid notebook JSON
+    except SourceError as exc:  # not decodable, or a notebook that is not valid notebook JSON
         if mode.write:
-            write_source(sys.stdout, data)
-        return [FileResult(path, errors=[FileError(path, exc.message, exc.line, None, exc.kind)])], 1, {}
+            write_source(sys.stdout, data)  # the buffer comes back unchanged
+        return [FileResult(path, errors=[exc.file_error(path)])], 1, {}
     if mode.apply and mode.write:
         write_source(sys.stdout, result.new_data if result.new_data is not None else data)
     warnings.extend(linter.warnings)

@@ -147,6 +147,7 @@ class FileContext:
     def enclosing_function(self) -> cst.FunctionDef | None:
         return (self._scope_facts or self._compute_scope_facts())[0]
 
+    @property
     def method_scopes(self) -> tuple[cst.ClassDef, cst.FunctionDef] | None:
         """(class, method) when the walk is inside a method of a class, possibly in a function or
         lambda nested in that method; None in a class body or outside classes."""

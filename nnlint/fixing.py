@@ -228,7 +228,7 @@ def fix_path(linter: FileLinter, path: str, mode: FixMode) -> FixedFile:
         else:
             fixed = fix_source(linter, source.text, source.encoding, path, Path(path), mode)
     except SourceError as exc:
-        return FixedFile(path, errors=[FileError(path, exc.message, exc.line, None, exc.kind)])
+        return FixedFile(path, errors=[exc.file_error(path)])
     fixed.read_stamp = (info.st_mtime_ns, info.st_size)
     return fixed
 

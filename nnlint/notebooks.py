@@ -25,7 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nnlint.findings import Edit, FileError, FileResult, Finding, Fix
+from nnlint.findings import Edit, FileResult, Finding, Fix
 from nnlint.sources import SourceError, read_source
 
 if TYPE_CHECKING:
@@ -247,10 +247,9 @@ class FilePositions:
 def lint_notebook(linter: FileLinter, path: str) -> FileResult:
     """Lint a notebook's code cells as one module; locations are in cell coordinates."""
     try:
-        notebook = Notebook.read(path)
+        return lint_notebook_text(linter, read_source(path).text, path)
     except SourceError as exc:
-        return FileResult(path, errors=[FileError(path, exc.message, exc.line, None, exc.kind)])
-    return notebook.to_cell_locations(linter.lint_text(notebook.text, path, Path(path)))
+        return FileResult(path, errors=[exc.file_error(path)])
 
 
 def lint_notebook_text(linter: FileLinter, raw: str, path: str) -> FileResult:

@@ -95,12 +95,6 @@ def keyword(node: cst.Call, name: str) -> cst.Arg | None:
     return None
 
 
-def method_scopes(ctx: FileContext) -> tuple[cst.ClassDef, cst.FunctionDef] | None:
-    """(class, method) when the walk is inside a method of a class, possibly in a function or
-    lambda nested in that method; None in a class body or outside classes."""
-    return ctx.method_scopes()
-
-
 def torch_nn_spelling(ctx: FileContext, member: str) -> tuple[str, tuple[str, ...]]:
     """How this file can write ``torch.nn.<member>`` (``nn.ModuleList``), and the import a fix
     must add when the file has no name for it."""

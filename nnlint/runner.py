@@ -43,10 +43,6 @@ def read_bytes(path: str) -> bytes:
         raise SourceError("io", f"cannot read: {exc.strerror or exc}") from None
 
 
-def _error_result(path: str, exc: SourceError) -> FileResult:
-    return FileResult(path, errors=[FileError(path, exc.message, exc.line, None, exc.kind)])
-
-
 _RULE_KEYS: dict[frozenset[str], str] = {}
 
 
@@ -98,7 +94,7 @@ class FileLinter:
         try:
             data = read_bytes(path)
         except SourceError as exc:
-            return _error_result(path, exc)
+            return FileResult(path, errors=[exc.file_error(path)])
         resolved = resolve_file(Path(path))
         module, is_package, root = module_name_for(resolved, resolved=True)
         self.hierarchy.add_root(root)
@@ -116,7 +112,7 @@ class FileLinter:
             try:
                 text = decode(data).text
             except SourceError as exc:
-                return _error_result(path, exc)
+                return FileResult(path, errors=[exc.file_error(path)])
             result = self._lint(text, path, key, module, is_package)
         if self.cache is not None and digest is not None and not any(e.kind in ("io", "decode") for e in result.errors):
             deps = [(name, origin, self._digest_of(origin)) for name, origin in self.hierarchy.consulted().items()]

@@ -11,6 +11,8 @@ import re
 import tokenize
 from dataclasses import dataclass
 
+from nnlint.findings import FileError
+
 
 class SourceError(Exception):
     """The file cannot be linted; ``kind`` is "io" or "decode"."""
@@ -20,6 +22,10 @@ class SourceError(Exception):
         self.kind = kind
         self.message = message
         self.line = line
+
+    def file_error(self, path: str) -> FileError:
+        """The problem as what the reports show for ``path``."""
+        return FileError(path, self.message, self.line, None, self.kind)
 
 
 @dataclass(frozen=True)

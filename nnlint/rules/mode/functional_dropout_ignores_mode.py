@@ -3,7 +3,7 @@ from __future__ import annotations
 import libcst as cst
 
 from nnlint.names import dotted_name
-from nnlint.patterns import keyword, keyword_appended, method_scopes
+from nnlint.patterns import keyword, keyword_appended
 from nnlint.rule import Invalid, NodeFix, Rule
 
 # Functional dropouts and the default of their `training` argument (its position is the third).
@@ -122,7 +122,7 @@ class FunctionalDropoutIgnoresMode(Rule):
             return
         if sum(1 for arg in node.args if arg.keyword is None) > _TRAINING_POSITION:
             return
-        scopes = method_scopes(self.ctx)
+        scopes = self.ctx.method_scopes
         if scopes is None:
             return
         class_node, method = scopes

@@ -4,7 +4,6 @@ import libcst as cst
 
 from nnlint import walker
 from nnlint.names import dotted_name
-from nnlint.patterns import method_scopes
 from nnlint.rule import Rule
 
 
@@ -92,7 +91,7 @@ class ManualTrainingFlag(Rule):
             self._check(node.target, node.value)
 
     def _check(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
-        scopes = method_scopes(self.ctx)
+        scopes = self.ctx.method_scopes
         if scopes is None:
             return
         class_node, method = scopes

@@ -3,7 +3,7 @@ from __future__ import annotations
 import libcst as cst
 
 from nnlint import walker
-from nnlint.patterns import keyword, method_scopes
+from nnlint.patterns import keyword
 from nnlint.rule import Rule
 
 # torch.nn layers that own parameters with their default arguments.
@@ -110,7 +110,7 @@ class LayerConstructedInForward(Rule):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         if self._forward is not None or node.name.value != "forward":
             return
-        owner = method_scopes(self.ctx)
+        owner = self.ctx.method_scopes
         if owner is None or owner[1] is not node:
             return
         info = self.ctx.facts.class_of_node.get(owner[0])
@@ -140,7 +140,7 @@ class LayerConstructedInForward(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         if self._forward is None:
             return
-        owner = method_scopes(self.ctx)
+        owner = self.ctx.method_scopes
         if owner is None or owner[1] is not self._forward:
             return  # a class defined inside forward
         if _keeping_call(node):

@@ -6,7 +6,7 @@ import libcst as cst
 
 from nnlint import walker
 from nnlint.names import dotted_name
-from nnlint.patterns import method_scopes, module_class_call, self_attribute, torch_nn_spelling
+from nnlint.patterns import module_class_call, self_attribute, torch_nn_spelling
 from nnlint.rule import Invalid, NodeFix, Rule
 
 # torch.nn modules with no parameters, no buffers and no train/eval behaviour: a plain list of
@@ -76,6 +76,7 @@ class _ClassState:
 
 _NOT_A_MODULE = _ClassState()  # marks a class whose events are not collected
 
+
 class PythonContainerRule(Rule):
     """Shared analysis for plain lists / tuples / dicts on `self` that hold things a Module must
     register (submodules for NN104, Parameters for NN105)."""
@@ -104,7 +105,7 @@ class PythonContainerRule(Rule):
     # -- collecting events during the traversal ----------------------------------------------
 
     def _where(self) -> tuple[_ClassState, cst.FunctionDef] | None:
-        owner = method_scopes(self.ctx)
+        owner = self.ctx.method_scopes
         function = self.ctx.enclosing_function
         if owner is None or function is None:
             return None
@@ -189,7 +190,8 @@ class PythonContainerRule(Rule):
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
         state = self._classes.pop(node, None)
         info = self.ctx.facts.class_of_node.get(node)
-        if state is None or state is _NOT_A_MODULE or info is None or state.registers_by_name or not self.ctx.is_module_class(info):
+        # A state other than _NOT_A_MODULE exists only for a Module class (see _where).
+        if state is None or state is _NOT_A_MODULE or info is None or state.registers_by_name:
             return
         for attr, stores in state.attr_stores.items():
             if not any(self._may_hold_container(s, state) for s in stores):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import libcst as cst
 
 from nnlint.names import dotted_name
-from nnlint.patterns import method_scopes, module_class_call, self_attribute, strip_chain
+from nnlint.patterns import module_class_call, self_attribute, strip_chain
 from nnlint.rule import Invalid, NodeFix, Rule
 
 # Module methods that return the module itself, so `Net().to(device)` is still the module.
@@ -126,14 +126,14 @@ class ModuleRequiresGradAttribute(Rule):
         function = self.ctx.enclosing_function
         if isinstance(target, cst.Attribute) and target.attr.value == "requires_grad":
             self._target_nodes.add(target)
-            owner = method_scopes(self.ctx)
+            owner = self.ctx.method_scopes
             self._targets.append((statement, target, value, function, owner[0] if owner else None, single))
             return
         if isinstance(target, cst.Name):
             self._locals.setdefault((function, target.value), []).append(value)
             return
         attr = self_attribute(target)
-        owner = method_scopes(self.ctx)
+        owner = self.ctx.method_scopes
         if attr is not None and owner is not None:
             self._attrs.setdefault(owner[0], {}).setdefault(attr, []).append(value)
 
