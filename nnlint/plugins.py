@@ -24,16 +24,15 @@ message is one line naming the pack.
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import inspect
 from typing import Any
 
 import pluggy
 
+from nnlint.registry import RULE_PACK_GROUP
 from nnlint.rule import Rule
 
 PROJECT = "nnlint"
-ENTRY_POINT_GROUP = "nnlint"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
@@ -71,11 +70,13 @@ def _one_line(exc: BaseException) -> str:
 
 def plugin_manager() -> pluggy.PluginManager:
     """A plugin manager with every installed rule pack registered under its distribution name."""
+    import importlib.metadata  # here, not at the top: most runs never get this far
+
     manager = _PluginManager(PROJECT)
     manager.add_hookspecs(RulePackSpec)
     for dist in importlib.metadata.distributions():
         for entry_point in dist.entry_points:
-            if entry_point.group != ENTRY_POINT_GROUP:
+            if entry_point.group != RULE_PACK_GROUP:
                 continue
             label = f"{dist.metadata['Name'] or entry_point.name} ({entry_point.name} = {entry_point.value})"
             if manager.has_plugin(label):

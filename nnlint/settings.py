@@ -13,11 +13,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10
-    import tomli as tomllib
-
 DEFAULT_EXCLUDES = (
     ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", ".eggs", "build", "dist",
     "__pycache__", "node_modules", "site-packages", ".mypy_cache", ".pytest_cache",
@@ -87,6 +82,12 @@ def find_config(start: Path) -> Path | None:
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
+    # Imported here: a run with no pyproject.toml above the linted files never needs a TOML parser.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10
+        import tomli as tomllib
+
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)

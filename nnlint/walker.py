@@ -43,47 +43,98 @@ _FORMATTING_BASES: tuple[type, ...] = (
     cst.ParamStar,
     cst.ParamSlash,
 )
+_FORMATTING = frozenset(_FORMATTING_BASES)
+
+# LibCST declares some fields out of source order (a class's body before its decorators and
+# bases); the walk follows the code, as LibCST's own visitor does.
+_SEQUENCES = (list, tuple, Sequence, typing.Sequence)
+
+_SOURCE_ORDER: dict[type, tuple[str, ...]] = {
+    cst.Arg: ("keyword", "value"),
+    cst.ClassDef: ("decorators", "name", "type_parameters", "bases", "keywords", "body"),
+    cst.FunctionDef: ("decorators", "name", "type_parameters", "params", "returns", "body"),
+    cst.ExceptHandler: ("type", "name", "body"),
+    cst.ExceptStarHandler: ("type", "name", "body"),
+    cst.IfExp: ("body", "test", "orelse"),
+    cst.MatchCase: ("pattern", "guard", "body"),
+    cst.Parameters: ("posonly_params", "params", "star_arg", "kwonly_params", "star_kwarg"),
+    cst.TypeAlias: ("name", "type_parameters", "value"),
+}
 
 ChildGetter = Callable[[cst.CSTNode], Sequence[cst.CSTNode]]
 
 
 def _hint_types(hint: object) -> tuple[bool, list[type]]:
-    """Split a field's type hint into (is_sequence, the node classes it may hold)."""
+    """Split a field's type hint into (may hold a sequence of nodes, the node classes it may
+    hold)."""
     origin = typing.get_origin(hint)
-    if origin in (list, tuple, Sequence, typing.Sequence) or origin is typing.Sequence:
-        args = typing.get_args(hint)
-        return True, [t for a in args for t in _hint_types(a)[1]]
+    if origin in _SEQUENCES:
+        return True, [t for a in typing.get_args(hint) for t in _hint_types(a)[1]]
     if origin is typing.Union:
-        return False, [t for a in typing.get_args(hint) for t in _hint_types(a)[1]]
-    if isinstance(hint, type) and issubclass(hint, cst.CSTNode):
+        shapes = [_hint_types(a) for a in typing.get_args(hint)]
+        return any(many for many, _ in shapes), [t for _, types in shapes for t in types]
+    # MRO membership rather than issubclass(): the node bases are ABCs, and their subclass hook
+    # costs more than the rest of generating a getter (this runs on every one-file invocation).
+    if isinstance(hint, type) and cst.CSTNode in hint.__mro__:
         return False, [hint]
     return False, []
 
 
-def _carries_code(node_types: list[type]) -> bool:
-    return any(not issubclass(t, _FORMATTING_BASES) for t in node_types)
+def _is_formatting(node_type: type) -> bool:
+    return not _FORMATTING.isdisjoint(node_type.__mro__)
+
+
+def _has_forward_reference(hint: object) -> bool:
+    if isinstance(hint, (str, typing.ForwardRef)):
+        return True
+    return any(_has_forward_reference(arg) for arg in typing.get_args(hint))
+
+
+def _field_hints(node_type: type) -> list[tuple[str, object]]:
+    """(name, type hint) of each field, in source order. LibCST's dataclass fields mostly hold
+    evaluated types; ``get_type_hints`` (slow) is needed only for a forward reference."""
+    fields = dataclasses.fields(node_type)
+    if any(_has_forward_reference(field.type) for field in fields):
+        hints = typing.get_type_hints(node_type)
+        named = [(field.name, hints.get(field.name)) for field in fields]
+    else:
+        named = [(field.name, field.type) for field in fields]
+    order = _SOURCE_ORDER.get(node_type)
+    if order:
+        named.sort(key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+    return named
 
 
 def _make_getter(node_type: type) -> ChildGetter | None:
     """Generate a function returning the code-carrying children of ``node_type`` in source order."""
-    hints = typing.get_type_hints(node_type)
     parts: list[str] = []
-    for field in dataclasses.fields(node_type):
-        is_sequence, node_types = _hint_types(hints.get(field.name))
-        if not node_types or not _carries_code(node_types):
+    for name, hint in _field_hints(node_type):
+        many, node_types = _hint_types(hint)
+        if all(_is_formatting(t) for t in node_types):
             continue
-        if is_sequence:
-            parts.append(f"out.extend(n.{field.name})")
-        else:
-            # Optional fields hold None or a MaybeSentinel; only nodes are children.
-            parts.append(f"v = n.{field.name}\n    if v.__class__ in NODE_CLASSES: out.append(v)")
+        if typing.get_origin(hint) in _SEQUENCES:
+            parts.append(f"out.extend(n.{name})")
+            continue
+        # Optional fields hold None or a MaybeSentinel, and a union may hold a formatting token
+        # (`*` in parameters) or a sequence: only code nodes are children.
+        parts.append(f"v = n.{name}\n    if v.__class__ in CODE_CLASSES: out.append(v)")
+        if many:  # `from m import a, b` or `*`; an f-string's format spec
+            parts.append("elif v.__class__ is tuple or v.__class__ is list: out.extend(v)")
     if not parts:
         return None
     body = "\n    ".join(parts)
     source = f"def get(n):\n    out = []\n    {body}\n    return out\n"
-    namespace: dict[str, object] = {"NODE_CLASSES": _node_classes()}
+    namespace: dict[str, object] = {"CODE_CLASSES": _code_classes()}
     exec(compile(source, f"<nnlint child getter for {node_type.__name__}>", "exec"), namespace)
     return typing.cast(ChildGetter, namespace["get"])
+
+
+@functools.cache
+def _code_classes() -> frozenset[type]:
+    """Every CSTNode class that carries code. A set lookup on the value's class:
+    ``isinstance(v, CSTNode)`` goes through the ABC machinery, once per optional field of every
+    node walked."""
+    return frozenset(t for t in _node_classes() if not _is_formatting(t))
 
 
 @functools.cache
