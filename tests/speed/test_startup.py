@@ -43,6 +43,9 @@ def test_one_file_imports_no_pool_no_other_format_and_no_other_rule(tmp_path):
     assert formats <= {"nnlint.report.text"}
     rule_modules = {m for m in modules if m.startswith("nnlint.rules.") and m.count(".") >= 3}
     assert rule_modules == {"nnlint.rules.module.super_wrong_class"}
+    # No rule pack is installed here: looking for one reads entry_points.txt files, and neither
+    # the plugin manager nor importlib.metadata (with its email/zipfile imports) is loaded.
+    assert not {"pluggy", "importlib.metadata", "nnlint.plugins", "tomllib"} & modules
 
 
 def test_a_run_answered_from_the_cache_does_not_import_libcst(tmp_path):
