@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import re
-import traceback
 from collections.abc import Callable, Sequence
 
 import libcst as cst
@@ -15,6 +14,7 @@ from nnlint.context import TRACKED_TYPES, FileContext
 from nnlint.flow import FlowCollector
 from nnlint.findings import FileError, FileResult, Finding
 from nnlint.fixes import to_text_fix
+from nnlint.parsing import parse_module
 from nnlint.positions import node_ranges
 from nnlint.project import ClassHierarchy
 from nnlint.rule import Rule, handler_methods
@@ -127,12 +127,22 @@ class Engine:
             result.errors.append(FileError(path, message, nesting.lineno, nesting.offset, "syntax"))
             return result
         try:
-            tree = cst.parse_module(source)
+            tree = parse_module(source)
         except cst.ParserSyntaxError as exc:
             result.errors.append(_syntax_error(path, source, exc))
             return result
         except RecursionError:
             result.errors.append(FileError(path, "cannot parse: nesting is too deep", kind="syntax"))
+            return result
+        except Exception as exc:  # a LibCST bug on this file: report it, lint the others
+            result.errors.append(
+                FileError(
+                    path,
+                    f"cannot parse: LibCST {_libcst_version()} failed on this file "
+                    f"({type(exc).__name__}: {exc}); the file was not linted",
+                    kind="internal",
+                )
+            )
             return result
 
         facts = collect_facts(tree, module, is_package)
@@ -177,6 +187,7 @@ class Engine:
                 try:
                     handler(node)
                 except Exception as exc:  # one rule's bug must not stop the others
+                    import traceback
                     broken.add(index)
                     rule = dispatch.visitors[index]
                     where = traceback.extract_tb(exc.__traceback__)[-1]

@@ -11,11 +11,9 @@ fully fixed.
 
 from __future__ import annotations
 
-import difflib
 import os
 import signal
 import stat
-import tempfile
 import threading
 import warnings
 from collections import Counter
@@ -132,17 +130,19 @@ def parse_problem(text: str, path: str, compiles: bool = True) -> str | None:
     """Why ``text`` is not valid Python for LibCST and (when ``compiles``) CPython, or None."""
     import libcst as cst
 
+    from nnlint.parsing import parse_module
+
     try:
         if compiles:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # SyntaxWarning for odd escapes is not our business
                 compile(text, path, "exec", dont_inherit=True)
-        cst.parse_module(text)
+        parse_module(text)  # the parser the next round of linting uses
     except SyntaxError as exc:
         return f"SyntaxError: {exc.msg} at line {exc.lineno}"
     except cst.ParserSyntaxError as exc:
         return f"LibCST cannot parse it: {exc.message.splitlines()[0] if exc.message else 'invalid syntax'} at line {exc.raw_line}"
-    except (ValueError, RecursionError, MemoryError) as exc:
+    except Exception as exc:  # RecursionError, MemoryError, a LibCST bug
         return f"{type(exc).__name__}: {exc}"
     return None
 
@@ -173,6 +173,8 @@ def encode(text: str, encoding: str) -> bytes:
 
 
 def unified_diff(before: str, after: str, path: str) -> str:
+    import difflib  # imported only for --diff: every lint run imports this module for its report
+
     from nnlint.fixes import split_lines
 
     lines = difflib.unified_diff(split_lines(before), split_lines(after), fromfile=path, tofile=path)
@@ -273,6 +275,8 @@ def write_atomically(path: str, data: bytes, read_stamp: tuple[int, int] | None 
         return "changed on disk while nnlint was fixing it; not written (run again)"
     if not os.access(target, os.W_OK):  # replacing it would work, but the user protected it
         return "is read-only; not written"
+    import tempfile  # only a run that writes needs it
+
     directory, name = os.path.split(target)
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".nnlint-fix", dir=directory)

@@ -164,15 +164,17 @@ class FileLinter:
 def _libcst_summary(text: str, module: str, is_package: bool) -> ModuleSummary | None:
     import libcst as cst
 
+    from nnlint.parsing import parse_module
     from nnlint.semantic import collect_facts
     from nnlint.sources import too_deeply_nested
 
     if too_deeply_nested(text, module) is not None:  # LibCST would crash or take minutes
         return None
     try:
-        return collect_facts(cst.parse_module(text), module, is_package).summary()
-    except (cst.ParserSyntaxError, RecursionError, ValueError):
-        return None
+        tree = parse_module(text)
+    except (cst.ParserSyntaxError, RecursionError, ValueError, TypeError):
+        return None  # the file that inherits from it is linted, knowing less
+    return collect_facts(tree, module, is_package).summary()
 
 
 # -- the cache, seen from the main process ------------------------------------------------------

@@ -87,3 +87,30 @@ def test_deeply_nested_base_class_module_does_not_crash(tmp_path):
     (tmp_path / "model.py").write_text("from base import Base\n\n\nclass M(Base):\n    def __init__(self):\n        super().__init__()\n")
     result = run_cli("--select", "ALL", "model.py", cwd=tmp_path)
     assert result.code == 0, result.out + result.err  # 139 (SIGSEGV) before the guard
+
+
+def test_valid_code_that_libcst_validation_rejects_is_linted(tmp_path):
+    # LibCST parses this, then its node validation raises TypeError (LibCST issue #1061); that
+    # stopped the whole run with "internal error" and no result for any other file.
+    (tmp_path / "odd.py").write_text("import torch\nx = () if 0 else(lambda:())\n")
+    (tmp_path / "model.py").write_text(UNREGISTERED_TENSOR)
+    result = run_cli("--select", "ALL", "--no-cache", cwd=tmp_path)
+    assert result.code == 1, result.out + result.err
+    assert "model.py:8:9: NN103" in result.out and "odd.py" not in result.out + result.err
+
+
+def test_a_libcst_crash_on_one_file_is_that_file_s_error(tmp_path, monkeypatch):
+    from nnlint import engine
+
+    def crash_on_odd(source):
+        if "odd" in source:
+            raise TypeError("boom")
+        return real_parse(source)
+
+    real_parse = engine.parse_module
+    monkeypatch.setattr(engine, "parse_module", crash_on_odd)
+    result = lint_snippet("import torch\nodd = 1\n", path="odd.py")
+    assert [(e.kind, e.message) for e in result.errors] == [
+        ("internal", f"cannot parse: LibCST {engine._libcst_version()} failed on this file (TypeError: boom); the file was not linted")
+    ]
+    assert [f.code for f in lint_snippet(UNREGISTERED_TENSOR).findings] == ["NN103"]
