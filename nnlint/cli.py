@@ -135,9 +135,26 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def collect_garbage_rarely() -> None:
+    """Run the cyclic garbage collector less often, as mypy does. Only the command line does
+    this: it owns its process (``nnlint.api`` leaves its host's collector alone).
+
+    Parsing allocates millions of LibCST nodes that live as long as their file's tree, and with
+    Python's default thresholds the collector keeps re-examining the tree being built and every
+    long-lived object besides. Trees hold no reference cycles and nnlint breaks the one it makes
+    per file (``FileContext.release``), so memory is still freed file by file. Measured with
+    ``bench_speed.paired`` on every 10th transformers file: nnlint's time went from 1.40x to 1.29x
+    the parse floor's, peak memory up 8 MB. Forked workers inherit the setting.
+    """
+    import gc
+
+    gc.set_threshold(200_000, 30, 30)
+
+
 def _check(args: argparse.Namespace, out: IO[str]) -> int:
     from nnlint.app import CheckOptions, run_check
 
+    collect_garbage_rarely()
     options = CheckOptions(
         paths=args.paths or ["."],
         config=Path(args.config) if args.config else None,

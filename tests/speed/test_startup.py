@@ -22,15 +22,20 @@ nnlint.cache.code_fingerprint = lambda: "pinned"
 from nnlint.cli import main
 status = main(sys.argv[2:])
 with open(sys.argv[1], "w") as out:
-    json.dump({"status": status, "modules": sorted(sys.modules)}, out)
+    import gc
+    json.dump({"status": status, "modules": sorted(sys.modules), "gc": gc.get_threshold()}, out)
 """
 SOURCE = "import torch.nn as nn\n\nclass Net(nn.Module):\n    def __init__(self):\n        super(Other, self).__init__()\n"
 
 
-def _imported(tmp_path: Path, *args: str) -> tuple[int, set[str]]:
+def _run(tmp_path: Path, *args: str) -> dict:
     dump = tmp_path / "modules.json"
     subprocess.run([sys.executable, "-c", DRIVER, str(dump), *args], cwd=tmp_path, check=True, capture_output=True, timeout=120)
-    data = json.loads(dump.read_text())
+    return json.loads(dump.read_text())
+
+
+def _imported(tmp_path: Path, *args: str) -> tuple[int, set[str]]:
+    data = _run(tmp_path, *args)
     return data["status"], set(data["modules"])
 
 
@@ -56,3 +61,15 @@ def test_a_run_answered_from_the_cache_does_not_import_libcst(tmp_path):
     status, modules = _imported(tmp_path, *args)
     assert status == first_status == 1
     assert "libcst" not in modules, sorted(m for m in modules if m.startswith("nnlint"))
+
+
+def test_the_command_line_collects_garbage_rarely_and_the_api_does_not(tmp_path):
+    import gc
+
+    from nnlint.api import check_source
+
+    net = write(tmp_path / "net.py", SOURCE)
+    assert _run(tmp_path, "--isolated", "--no-cache", str(net))["gc"] == [200_000, 30, 30]
+    before = gc.get_threshold()
+    check_source(SOURCE, "net.py")
+    assert gc.get_threshold() == before
