@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from nnlint.walker import node_classes
+
 _VALIDATE = cst.CSTNode.__dict__.get("__post_init__")
 
 
@@ -33,20 +35,10 @@ def _only_validates(hook: object) -> bool:
     return code is not None and code.co_names == ("_validate",) and code.co_argcount == 1
 
 
-def _subclasses(root: type) -> list[type]:
-    found: list[type] = []
-    pending = [root]
-    while pending:
-        for sub in pending.pop().__subclasses__():
-            found.append(sub)
-            pending.append(sub)
-    return found
-
-
 # Safe only when the base class's hook is the whole story: it only validates, and no node class
 # has a hook of its own that would run instead.
 SKIPS_VALIDATION = _only_validates(_VALIDATE) and not any(
-    "__post_init__" in vars(node_type) for node_type in _subclasses(cst.CSTNode)
+    "__post_init__" in vars(node_type) for node_type in node_classes()
 )
 
 

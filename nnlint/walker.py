@@ -45,10 +45,10 @@ _FORMATTING_BASES: tuple[type, ...] = (
 )
 _FORMATTING = frozenset(_FORMATTING_BASES)
 
-# LibCST declares some fields out of source order (a class's body before its decorators and
-# bases); the walk follows the code, as LibCST's own visitor does.
 _SEQUENCES = (list, tuple, Sequence, typing.Sequence)
 
+# LibCST declares some fields out of source order (a class's body before its decorators and
+# bases); the walk follows the code, as LibCST's own visitor does.
 _SOURCE_ORDER: dict[type, tuple[str, ...]] = {
     cst.Arg: ("keyword", "value"),
     cst.ClassDef: ("decorators", "name", "type_parameters", "bases", "keywords", "body"),
@@ -134,11 +134,11 @@ def _code_classes() -> frozenset[type]:
     """Every CSTNode class that carries code. A set lookup on the value's class:
     ``isinstance(v, CSTNode)`` goes through the ABC machinery, once per optional field of every
     node walked."""
-    return frozenset(t for t in _node_classes() if not _is_formatting(t))
+    return frozenset(t for t in node_classes() if not _is_formatting(t))
 
 
 @functools.cache
-def _node_classes() -> frozenset[type]:
+def node_classes() -> frozenset[type]:
     """Every CSTNode class. A set lookup on the value's class: ``isinstance(v, CSTNode)`` goes
     through the ABC machinery, once per optional field of every node walked."""
     found: set[type] = set()
