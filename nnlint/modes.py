@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from nnlint.classes import ProjectClasses
 from nnlint.flow import AssignEvent, CallEvent, FunctionFlow, flows_by_name, methods_of
 from nnlint.names import dotted_name
 from nnlint.patterns import module_class_call, module_construction
+from nnlint.summaries import FunctionFacts, is_inference_name
 
 if TYPE_CHECKING:
     from nnlint.context import FileContext
@@ -29,6 +31,8 @@ MODE_NEUTRAL_CALLS = frozenset(
     "torch.save count_parameters".split()
 )
 STEP_METHODS = frozenset({"backward", "step"})
+# The modes a helper summary of another file reports (summaries.py) -> this module's states.
+FOREIGN_MODES = {"eval": "eval", "train": "explicit-train", "unknown": "unknown"}
 
 
 def mode_change(event: CallEvent) -> str | None:
@@ -72,29 +76,97 @@ class ModeModel:
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
         self.functions = flows_by_name(ctx)
+        self.classes = ctx.shared(ProjectClasses)
         self._summaries: dict[int, HelperSummary] = {}
         self._in_progress: set[int] = set()
+        self._globals: dict[str, list[cst.BaseExpression]] | None = None
 
     # -- who is a model --------------------------------------------------------------------
 
-    def constructed_models(self, flow: FunctionFlow) -> set[str]:
-        """Variables assigned a Module constructor (`model = Net()`) in this flow."""
-        found: set[str] = set()
+    def constructions(self, flow: FunctionFlow) -> dict[str, list[cst.BaseExpression]]:
+        """Variables assigned a Module constructor (`model = Net()`) in this flow -> the values."""
+        found: dict[str, list[cst.BaseExpression]] = {}
         for event in flow.events:
             if isinstance(event, AssignEvent) and event.value is not None:
                 if module_class_call(self.ctx, event.value) is not None:
-                    found.update(event.targets)
+                    for target in event.targets:
+                        found.setdefault(target, []).append(event.value)
         return found
 
-    def attribute_models(self, flow: FunctionFlow) -> set[str]:
+    def constructed_models(self, flow: FunctionFlow) -> set[str]:
+        return set(self.constructions(flow))
+
+    def attribute_constructions(self, flow: FunctionFlow) -> dict[str, list[cst.BaseExpression]]:
         """`self.model`-style attributes that the method's (non-Module) class assigns a Module."""
         owner = flow.owner
         if owner is None or self.ctx.is_module_class(owner):
-            return set()
-        found: set[str] = set()
+            return {}
+        found: dict[str, list[cst.BaseExpression]] = {}
         for method in methods_of(self.ctx, owner).values():
-            found |= {key for key in self.constructed_models(method) if key.startswith("self.")}
+            for key, values in self.constructions(method).items():
+                if key.startswith("self."):
+                    found.setdefault(key, []).extend(values)
         return found
+
+    def attribute_models(self, flow: FunctionFlow) -> set[str]:
+        return set(self.attribute_constructions(flow))
+
+    def global_constructions(self) -> dict[str, list[cst.BaseExpression]]:
+        """Module-level variables of a script assigned a Module (`model = Net()` at top level or
+        under `if __name__ == "__main__":`), which functions may read."""
+        if self._globals is None:
+            self._globals = {k: v for k, v in self.constructions(self.ctx.flows[0]).items() if "." not in k}
+        return self._globals
+
+    def mode_sensitive(self, values: list[cst.BaseExpression]) -> bool:
+        """Whether a model built by any of ``values`` may act differently in eval mode (dropout,
+        batch norm, a `self.training` branch, or a class nnlint cannot see)."""
+        return any(self.classes.expression_sensitive(value) for value in values)
+
+    def sensitive_models(self, flow: FunctionFlow) -> set[str]:
+        """The models of this flow (built here, or `self.x` built by the class) that eval() affects."""
+        found = {**self.constructions(flow), **self.attribute_constructions(flow)}
+        return {key for key, values in found.items() if self.mode_sensitive(values)}
+
+    def never_switched_attributes(self, flow: FunctionFlow) -> set[str]:
+        """`self.x` models of a (non-Module) class that nothing in the file ever switches: no
+        `.eval()` / `.train(...)` on them (under any receiver: `trainer.model.eval()`), and
+        neither they nor `self` handed to code that might."""
+        owner = flow.owner
+        attributes = self.attribute_models(flow)
+        if owner is None or not attributes:
+            return set()
+        names = {key.partition(".")[2] for key in attributes}
+        switched: set[str] = set()
+        for other in self.ctx.flows:
+            for event in other.calls():
+                if mode_change(event) is not None and event.receiver is not None:
+                    if event.receiver == "self":
+                        switched.add("*")
+                    elif "." in event.receiver:  # `self.model.eval()`, `trainer.model.train(False)`
+                        switched.add(event.receiver.split(".")[-1])
+                        switched.add(event.receiver.split(".")[1])
+        methods = methods_of(self.ctx, owner)
+        for method in methods.values():
+            for event in method.calls():
+                if event.func in MODE_NEUTRAL_CALLS or (event.receiver == "self" and event.method in methods):
+                    continue
+                for arg in event.node.args:
+                    key = dotted_name(arg.value)
+                    if key == "self":
+                        switched.add("*")
+                    elif key is not None and key.startswith("self."):
+                        switched.add(key.split(".")[1])
+        if "*" in switched:
+            return set()
+        return {f"self.{name}" for name in names - switched}
+
+    def visible_globals(self, flow: FunctionFlow) -> set[str]:
+        """Module-level models that ``flow`` reads as globals (it never assigns them itself)."""
+        if flow is self.ctx.flows[0]:
+            return set()
+        assigned = {t.partition(".")[0] for e in flow.events if isinstance(e, AssignEvent) for t in e.targets}
+        return {name for name in self.global_constructions() if name not in assigned and name not in flow.params}
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -125,6 +197,31 @@ class ModeModel:
                     mapping[arg.keyword.value] = key
         return mapping
 
+    def foreign_helper(self, event: CallEvent) -> FunctionFacts | None:
+        """The summary of a function of another project file that ``event`` calls
+        (`from utils import evaluate` ... `evaluate(model, loader)`)."""
+        if event.func is None or event.receiver == "self":
+            return None
+        qualname = self.ctx.qualified_name(event.node.func)
+        if qualname is None or "." not in qualname or qualname.partition(".")[0] in ("torch", "self"):
+            return None
+        return self.classes.function_facts(qualname)
+
+    def foreign_bindings(self, facts: FunctionFacts, event: CallEvent) -> dict[str, str]:
+        """The helper's parameter names -> the caller's variables passed to them."""
+        mapping: dict[str, str] = {}
+        positional = [arg for arg in event.node.args if arg.keyword is None and not arg.star]
+        for param, arg in zip(facts.params, positional):
+            key = dotted_name(arg.value)
+            if key is not None:
+                mapping[param] = key
+        for arg in event.node.args:
+            if arg.keyword is not None and arg.keyword.value in facts.params:
+                key = dotted_name(arg.value)
+                if key is not None:
+                    mapping[arg.keyword.value] = key
+        return mapping
+
     def summary(self, flow: FunctionFlow) -> HelperSummary:
         key = id(flow.node)
         if key in self._summaries:
@@ -133,7 +230,7 @@ class ModeModel:
             return HelperSummary()
         self._in_progress.add(key)
         summary = HelperSummary()
-        watched = set(flow.params) | {k for k in self.attribute_models(flow)}
+        watched = set(flow.params) | self.attribute_models(flow) | self.visible_globals(flow)
         states: dict[str, str] = {}
         for event in flow.events:
             if not isinstance(event, CallEvent):
@@ -153,7 +250,8 @@ class ModeModel:
                         states[outer] = inner.effect[param]
                 continue
             if event.func in watched and event.func not in states and self.is_inference(flow, event):
-                summary.infers.setdefault(event.func, event)
+                if is_prediction(self.ctx, flow, event.node):
+                    summary.infers.setdefault(event.func, event)
         summary.effect = states
         self._in_progress.discard(key)
         self._summaries[key] = summary
@@ -164,6 +262,8 @@ class ModeModel:
         if callee.owner is not None:
             for attr in self.attribute_models(callee):
                 mapping.setdefault(attr, attr)
+        for name in self.visible_globals(callee):
+            mapping.setdefault(name, name)  # the same global, as the caller sees it
         return mapping
 
     # -- inference context -----------------------------------------------------------------
@@ -172,15 +272,78 @@ class ModeModel:
         return event.no_grad or is_inference_name(flow.name)
 
 
-_INFERENCE_NAMES = frozenset(
-    {"evaluate", "eval", "validate", "validation", "val", "predict", "inference", "infer", "test", "run_inference"}
-)
-_INFERENCE_PREFIXES = ("evaluate_", "eval_", "validate_", "predict_", "infer_", "inference_")
+# Attributes of an output that describe it without using its values (a shape smoke test).
+_DESCRIPTIVE_ATTRIBUTES = frozenset("shape size dtype device ndim dim numel is_cuda".split())
 
 
-def is_inference_name(name: str) -> bool:
-    lowered = name.lower().lstrip("_")
-    return lowered in _INFERENCE_NAMES or lowered.startswith(_INFERENCE_PREFIXES)
+class _Uses(cst.CSTVisitor):
+    """Within one function: the statement holding ``call``, what the call's value flows into,
+    and where a variable is read."""
+
+    def __init__(self, call: cst.Call) -> None:
+        self.call = call
+        self.parents: list[cst.CSTNode] = []
+        self.statement: cst.CSTNode | None = None
+        self.parent: cst.CSTNode | None = None
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if node is self.call:
+            self.parent = self.parents[-1] if self.parents else None
+            self.statement = next(
+                (p for p in reversed(self.parents) if isinstance(p, (cst.SimpleStatementLine, cst.SimpleStatementSuite))), None
+            )
+            return False
+        self.parents.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if self.parents and self.parents[-1] is original_node:
+            self.parents.pop()
+
+
+class _Reads(cst.CSTVisitor):
+    """Reads of the variable ``name``: how many, and how many only describe it (`y.shape`)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.reads = 0
+        self.descriptive: set[int] = set()
+        self.targets: set[int] = set()
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if isinstance(node.value, cst.Name) and node.value.value == self.name and node.attr.value in _DESCRIPTIVE_ATTRIBUTES:
+            self.descriptive.add(id(node.value))
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        if isinstance(node.target, cst.Name):
+            self.targets.add(id(node.target))
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.name and id(node) not in self.targets and id(node) not in self.descriptive:
+            self.reads += 1
+
+
+def is_prediction(ctx: FileContext, flow: FunctionFlow, call: cst.Call) -> bool:
+    """False when the output of a forward call is not used as a prediction: dropped (a dry run
+    that initialises lazy modules or warms up), or only described (`out.shape`, `y.size()`: a
+    shape smoke test). True when nnlint cannot tell."""
+    uses = _Uses(call)
+    flow.node.visit(uses)
+    statement, parent = uses.statement, uses.parent
+    if statement is None or len(statement.body) != 1:  # type: ignore[attr-defined]
+        return True
+    small = statement.body[0]  # type: ignore[attr-defined]
+    if isinstance(small, cst.Expr) and small.value is call:
+        return False
+    if isinstance(parent, cst.Attribute) and parent.attr.value in _DESCRIPTIVE_ATTRIBUTES:
+        return False
+    if isinstance(small, cst.Assign) and small.value is call and len(small.targets) == 1:
+        target = small.targets[0].target
+        if isinstance(target, cst.Name):
+            reads = _Reads(target.value)
+            flow.node.visit(reads)
+            return reads.reads > 0
+    return True
 
 
 # -- variables known to hold a module (NN206, NN304) ----------------------------------------
@@ -222,7 +385,24 @@ def known_models(ctx: FileContext, flow: FunctionFlow) -> set[str]:
             for target in event.targets:
                 if target in found and (event.value is None or module_construction(ctx, event.value) is None):
                     found.discard(target)
+    module_flow = ctx.flows[0]
+    if flow is not module_flow:
+        # A script's module-level model, read as a global by this function.
+        assigned = {t.partition(".")[0] for e in flow.events if isinstance(e, AssignEvent) for t in e.targets}
+        local = assigned | set(flow.params) | _all_params(flow)
+        found |= {name for name in known_models(ctx, module_flow) if "." not in name and name not in local}
     return found
+
+
+def _all_params(flow: FunctionFlow) -> set[str]:
+    if not isinstance(flow.node, cst.FunctionDef):
+        return set()
+    params = flow.node.params
+    names = {p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)}
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            names.add(star.name.value)
+    return names
 
 
 def _is_module_annotation(ctx: FileContext, annotation: cst.BaseExpression) -> bool:

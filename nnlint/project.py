@@ -184,6 +184,15 @@ class ClassHierarchy:
                 return summary, parts[split]
         return None
 
+    def lookup(self, qualname: str) -> tuple[ModuleSummary, str] | None:
+        """The summary of the module that defines or re-exports ``qualname``, and the name there
+        (recorded as a dependency of the file being linted)."""
+        return self._lookup(qualname)
+
+    def origin(self, module: str) -> str | None:
+        """The file a looked-up module's summary came from (None: the file being linted, or none)."""
+        return self._origins.get(module)
+
     # -- verdicts -----------------------------------------------------------------------------
 
     def is_module_class(self, qualname: str, bases: tuple[str, ...] | None = None) -> bool:

@@ -58,6 +58,8 @@ class EvalNotRestoredToTrain(Rule):
     needs_flow = True
     triggers = ("eval", "train")  # it starts from `.eval()` / `.train(False)`
     VALID = [
+        # A linear probe: the train helper itself puts the frozen backbone in eval mode on purpose.
+        "import torch\n\ndef train(loader, model, opt):\n    model.eval()\n    for x, y in loader:\n        loss = (model(x) - y).pow(2).mean()\n        opt.zero_grad()\n        loss.backward()\n        opt.step()\n\ndef validate(loader, model):\n    model.eval()\n    with torch.no_grad():\n        return [model(x) for x, _ in loader]\n\ndef main(model, opt, train_loader, val_loader):\n    for epoch in range(10):\n        train(train_loader, model, opt)\n        acc = validate(val_loader, model)\n",
         # train() at the top of the epoch loop.
         "import torch\nimport torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\nfor epoch in range(10):\n    model.train()\n    for x, y in loader:\n        opt.zero_grad()\n        loss = (model(x) - y).pow(2).mean()\n        loss.backward()\n        opt.step()\n    model.eval()\n    with torch.no_grad():\n        val = model(val_x)\n",
         # train() at the top of the train helper; the eval helper leaves the model in eval.
@@ -159,6 +161,10 @@ class EvalNotRestoredToTrain(Rule):
             for i in order:
                 later = timeline[i]
                 if later.kind in (EXPLICIT_TRAIN, UNKNOWN, UNSEEN) and same_model(later.key, model):
+                    return None
+                if later.kind == EVAL and later.origin is not action.origin and same_model(later.key, model):
+                    # Another eval() before the step: the training code chose eval mode itself
+                    # (a linear probe on a frozen backbone keeps its batch norm statistics).
                     return None
                 if later.kind == FORWARD and later.no_grad and same_model(later.key, model):
                     evaluating = True

@@ -5,10 +5,12 @@ import libcst as cst
 from nnlint.flow import AssignEvent, CallEvent, FunctionFlow
 from nnlint.modes import (
     EXPLICIT_TRAIN,
+    FOREIGN_MODES,
     MODE_NEUTRAL_CALLS,
     TRAIN,
     UNKNOWN,
     ModeModel,
+    is_prediction,
     is_training_step,
     mode_change,
 )
@@ -52,16 +54,31 @@ class MissingEvalBeforeInference(Rule):
         # The helper switches the model itself.
         "import torch\nimport torch.nn as nn\n\ndef validate(model, x):\n    model.eval()\n    with torch.no_grad():\n        return model(x)\n\nmodel = nn.Linear(4, 2)\nvalidate(model, torch.randn(1, 4))\n",
         # A model handed to code nnlint cannot see: stay silent.
-        "import torch\nfrom lib import prepare\nimport torch.nn as nn\n\nmodel = nn.Linear(4, 2)\nprepare(model)\nwith torch.no_grad():\n    model(torch.randn(1, 4))\n",
+        "import torch\nfrom lib import prepare\nimport torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(4, 2), nn.Dropout())\nprepare(model)\nwith torch.no_grad():\n    out = model(torch.randn(1, 4))\n",
+        # A loss module is not a model: the helper switches the model, and the criterion has no mode.
+        "import torch\nimport torch.nn as nn\n\ndef evaluate(model, loader, criterion):\n    model.eval()\n    total = 0.0\n    with torch.no_grad():\n        for x, y in loader:\n            total += criterion(model(x), y).item()\n    return total\n\nmodel = nn.Sequential(nn.Linear(4, 2), nn.Dropout(0.1))\ncriterion = nn.CrossEntropyLoss()\nscore = evaluate(model, [], criterion)\n",
+        # Nothing in the class behaves differently in eval mode (no dropout, no batch norm).
+        "import torch\nimport torch.nn as nn\n\nclass GCNLayer(nn.Module):\n    def __init__(self, c_in, c_out):\n        super().__init__()\n        self.projection = nn.Linear(c_in, c_out)\n        self.drop = nn.Dropout(0.0)\n\n    def forward(self, x):\n        return self.drop(self.projection(x))\n\nlayer = GCNLayer(2, 2)\nwith torch.no_grad():\n    out = layer(torch.randn(3, 2))\nprint(out)\n",
+        # A dry run that initialises lazy modules: the output is dropped.
+        "import torch\nimport torch.nn as nn\n\nmodel = nn.Sequential(nn.LazyLinear(8), nn.BatchNorm1d(8))\nwith torch.no_grad():\n    model(torch.randn(2, 4))\n",
+        # A shape smoke test: only the output's shape is looked at.
+        "import torch\nimport torch.nn as nn\n\nclass VGG(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.features = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))\n\n    def forward(self, x):\n        return self.features(x)\n\ndef test():\n    net = VGG()\n    y = net(torch.randn(2, 3, 32, 32))\n    print(y.size())\n",
+        # A trainer whose model is put in eval mode by the class (in another method).
+        "import torch\nimport torch.nn as nn\n\nclass Trainer:\n    def __init__(self):\n        self.model = nn.Sequential(nn.Linear(4, 2), nn.Dropout(0.5))\n\n    def validate(self, x):\n        with torch.no_grad():\n            return self.model(x)\n\n    def fit(self, x):\n        self.model.eval()\n        return self.validate(x)\n",
     ]
     INVALID = [
-        "import torch\nimport torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))\nmodel.load_state_dict(torch.load('model.pt', weights_only=True))\nwith torch.no_grad():\n    out = model(torch.randn(1, 4))  # error\n",
+        "import torch\nimport torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))\nmodel.load_state_dict(torch.load('model.pt', weights_only=True))\nwith torch.no_grad():\n    out = model(torch.randn(1, 4))  # error\nprint(out.argmax(1))\n",
         # Validation inside the epoch loop after training, without eval().
-        "import torch\nimport torch.nn as nn\n\nclass Net(nn.Module):\n    pass\n\ndef train(loader, val_x):\n    model = Net()\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n    for epoch in range(10):\n        model.train()\n        for x, y in loader:\n            loss = (model(x) - y).pow(2).mean()\n            opt.zero_grad()\n            loss.backward()\n            opt.step()\n        with torch.no_grad():\n            val = model(val_x)  # error\n",
+        "import torch\nimport torch.nn as nn\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.body = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.2))\n\ndef train(loader, val_x, val_y):\n    model = Net()\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n    for epoch in range(10):\n        model.train()\n        for x, y in loader:\n            loss = (model(x) - y).pow(2).mean()\n            opt.zero_grad()\n            loss.backward()\n            opt.step()\n        with torch.no_grad():\n            val = model(val_x)  # error\n        print((val - val_y).abs().mean())\n",
         # A same-file helper runs the model for inference; the caller never switched it.
-        "import torch\nimport torch.nn as nn\n\ndef evaluate(model, x):\n    with torch.no_grad():\n        return model(x)\n\nmodel = nn.Linear(4, 2)\nscore = evaluate(model, torch.randn(1, 4))  # error\n",
+        "import torch\nimport torch.nn as nn\n\ndef evaluate(model, x):\n    with torch.no_grad():\n        return model(x)\n\nmodel = nn.Sequential(nn.Linear(4, 2), nn.Dropout(0.2))\nscore = evaluate(model, torch.randn(1, 4))  # error\n",
         # Loads weights and predicts, without no_grad and without eval().
-        "import torch\nimport torch.nn as nn\n\nclass Classifier(nn.Module):\n    pass\n\ndef predict(path, image):\n    model = Classifier()\n    model.load_state_dict(torch.load(path, weights_only=True))\n    return model(image)  # error\n",
+        "import torch\nimport torch.nn as nn\n\nclass Classifier(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.norm = nn.BatchNorm2d(3)\n\ndef predict(path, image):\n    model = Classifier()\n    model.load_state_dict(torch.load(path, weights_only=True))\n    return model(image)  # error\n",
+        # A trainer class: `self.model` is built in `__init__`, run for evaluation behind a flag,
+        # and nothing anywhere switches it to eval mode.
+        "import torch\nimport torch.nn as nn\n\nclass Trainer:\n    def __init__(self):\n        self.model = nn.Sequential(nn.Linear(4, 2), nn.Dropout(0.5))\n        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.1)\n\n    def run_epoch(self, loader, train=True):\n        for x, y in loader:\n            if train:\n                loss = (self.model(x) - y).pow(2).mean()\n                self.opt.zero_grad()\n                loss.backward()\n                self.opt.step()\n            else:\n                with torch.no_grad():\n                    pred = self.model(x)  # error\n                    print((pred - y).abs().mean())\n",
+        # A script's module-level model, read as a global by the helper that predicts.
+        "import torch\nimport torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(4, 2), nn.BatchNorm1d(2))\n\ndef predict(x):\n    with torch.no_grad():\n        return model(x).argmax(1)\n\nif __name__ == '__main__':\n    labels = predict(torch.randn(8, 4))  # error\n",
     ]
 
     def leave_Module(self, node: cst.Module) -> None:
@@ -72,10 +89,12 @@ class MissingEvalBeforeInference(Rule):
             self._scan(model, flow)
 
     def _scan(self, model: ModeModel, flow: FunctionFlow) -> None:
-        tracked = model.constructed_models(flow) | model.attribute_models(flow)
+        tracked = model.sensitive_models(flow)
         if not tracked:
             return
-        state: dict[str, str] = {}
+        # A trainer's `self.model`, built in train mode and never switched anywhere: whichever
+        # method runs it for inference, it is still in training mode there.
+        state: dict[str, str] = {key: TRAIN for key in model.never_switched_attributes(flow) & tracked}
         loaded: set[str] = set()
         reported: set[str] = set()
         trains_here = any(is_training_step(e) for e in flow.calls())
@@ -105,12 +124,21 @@ class MissingEvalBeforeInference(Rule):
             if callee is not None:
                 self._apply_helper(model, flow, callee, event, state, tracked, set_state)
                 continue
+            foreign = model.foreign_helper(event)
+            if foreign is not None:
+                self._apply_foreign_helper(model, foreign, event, state, tracked, set_state)
+                continue
             forward_of = event.func if event.func in tracked else None
             if forward_of is None and event.method == "forward" and event.receiver in tracked:
                 forward_of = event.receiver
             if forward_of is not None:
                 inference = model.is_inference(flow, event) or (forward_of in loaded and not trains_here)
-                if inference and state.get(forward_of) == TRAIN and forward_of not in reported:
+                if (
+                    inference
+                    and state.get(forward_of) == TRAIN
+                    and forward_of not in reported
+                    and is_prediction(self.ctx, flow, event.node)
+                ):
                     reported.add(forward_of)
                     self.report(
                         event.node,
@@ -163,3 +191,22 @@ class MissingEvalBeforeInference(Rule):
                 )
             if param in summary.effect:
                 set_state(outer, summary.effect[param])
+
+    def _apply_foreign_helper(self, model, facts, event: CallEvent, state, tracked, set_state) -> None:  # type: ignore[no-untyped-def]
+        """A helper of another project file, through its summary (what it does to each parameter)."""
+        if facts.trains:
+            for key, value in state.items():
+                if value == EXPLICIT_TRAIN:
+                    state[key] = TRAIN
+        for param, outer in model.foreign_bindings(facts, event).items():
+            if outer not in tracked:
+                continue
+            if param in facts.infers and state.get(outer) == TRAIN:
+                self.report(
+                    event.node,
+                    f"`{facts.name}()` (in another file) runs `{outer}` for inference, but `{outer}` is "
+                    f"still in training mode here; call `{outer}.eval()` before this call (or inside "
+                    f"`{facts.name}`)",
+                )
+            if param in facts.effect:
+                set_state(outer, FOREIGN_MODES[facts.effect[param]])
