@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 YES, NO, INJECTED = "yes", "no", "injected"  # INJECTED: only as sensitive as the modules it is handed
 _MAX_DEPTH = 30
+_ACTIVATION_LAYERS = {"Softmax": "softmax", "LogSoftmax": "log_softmax", "Sigmoid": "sigmoid"}
 # Packages whose calls never build a module (besides the standard library and builtins).
 _NEVER_MODULES = frozenset({"numpy", "math", "einops", "PIL", "cv2", "pandas", "scipy", "tqdm", "wandb"})
 
@@ -220,6 +221,26 @@ class ProjectClasses:
         scope, name = definition
         facts = scope.code.classes.get(name)
         return (facts, scope) if facts is not None else None
+
+    def forward_activation(self, qualname: str, depth: int = 0) -> str | None:
+        """"softmax" / "log_softmax" / "sigmoid" when the class's `forward` ends in one (directly,
+        through `self.<layer>`, or a Sequential whose last layer is one); None when unknown."""
+        found = self.class_facts(qualname) if depth <= _MAX_DEPTH else None
+        if found is None:
+            return None
+        facts, scope = found
+        if not facts.has_forward:
+            bases = [scope.resolve(b) for b in facts.bases]
+            return self.forward_activation(bases[0], depth + 1) if len(bases) == 1 else None
+        if facts.forward_ends is not None:
+            return facts.forward_ends
+        built = facts.attributes.get(facts.forward_last) if facts.forward_last else None
+        if built is None:
+            return None
+        layer = scope.resolve(built.callee)
+        if layer == "torch.nn.Sequential" and built.last_argument is not None:
+            layer = scope.resolve(built.last_argument)
+        return _ACTIVATION_LAYERS.get(layer.rpartition(".")[2]) if layer.startswith("torch.nn.") else None
 
     def function_facts(self, qualname: str) -> FunctionFacts | None:
         """The summary of a module-level function of another file (`from utils import evaluate`)."""

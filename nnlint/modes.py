@@ -237,6 +237,8 @@ class ModeModel:
                 continue
             if is_training_step(event):
                 summary.trains = True
+                # Trained after `model.train()`: plain training mode from here (not MC dropout).
+                states = {k: TRAIN if v == EXPLICIT_TRAIN else v for k, v in states.items()}
             change = mode_change(event)
             if change is not None and event.receiver in watched:
                 states[event.receiver] = change

@@ -35,6 +35,7 @@ class Built:
     positional: tuple[str, ...]
     keywords: tuple[tuple[str, str], ...]
     stored: bool  # its result is assigned straight to `self.<attr>`
+    last_argument: str | None = None  # the callee of its last positional argument, when a call
 
     def argument(self, name: str, position: int | None) -> str | None:
         """What the argument ``name`` (or at ``position``) shows; None when it is not given."""
@@ -55,6 +56,8 @@ class ClassFacts:
     calls_injected: bool = False  # calls a module it was handed (`self.enc = enc` ... `self.enc(x)`)
     forward_ends: str | None = None  # "softmax" | "log_softmax" | "sigmoid" | None
     forward_last: str | None = None  # `self.<attr>` whose output forward returns last
+    attributes: dict[str, Built] = field(default_factory=dict)  # `self.<attr> = <call>` (last one)
+    has_forward: bool = False
 
 
 @dataclass
@@ -100,7 +103,9 @@ def built_of(call: ast.Call, stored: bool) -> Built | None:
         return None
     positional = tuple(literal_kind(arg) for arg in call.args if not isinstance(arg, ast.Starred))
     keywords = tuple((kw.arg, literal_kind(kw.value)) for kw in call.keywords if kw.arg is not None)
-    return Built(callee, positional, keywords, stored)
+    last = call.args[-1] if call.args else None
+    last_argument = dotted(last.func) if isinstance(last, ast.Call) else None
+    return Built(callee, positional, keywords, stored, last_argument)
 
 
 def summarise_code(text: str) -> CodeSummary | None:
@@ -172,6 +177,11 @@ def _class_facts(node: ast.ClassDef) -> ClassFacts:
                 facts.reads_training = True
             elif isinstance(inner, ast.Assign) and isinstance(inner.value, ast.Name) and inner.value.id in params:
                 given.update(a for a in (_self_attribute(t) for t in inner.targets) if a is not None)
+            elif isinstance(inner, ast.Assign) and isinstance(inner.value, ast.Call):
+                built = built_of(inner.value, stored=True)
+                for attr in (_self_attribute(t) for t in inner.targets):
+                    if attr is not None and built is not None:
+                        facts.attributes[attr] = built
             elif isinstance(inner, ast.Call):
                 attr = _self_attribute(inner.func)
                 if attr is not None:
@@ -181,6 +191,7 @@ def _class_facts(node: ast.ClassDef) -> ClassFacts:
         (i for i in node.body if isinstance(i, (ast.FunctionDef, ast.AsyncFunctionDef)) and i.name == "forward"), None
     )
     if forward is not None:
+        facts.has_forward = True
         facts.forward_ends, facts.forward_last = _forward_end(forward)
     return facts
 
