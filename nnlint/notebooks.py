@@ -12,6 +12,9 @@ position, so line numbers stay right; a cell whose body belongs to another langu
 :meth:`Notebook.render` recognises, so a fixed virtual module can be written back into the
 notebook (``--fix``, in nnlint/fixing.py): only the ``source`` of the changed cells is rewritten;
 everything else (outputs, metadata, formatting) stays byte for byte as it was.
+
+A cell's last expression statement is displayed by Jupyter, not thrown away: rules that flag a
+dropped value ask :func:`is_displayed` (found from the boundary comments in the parsed module).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import io
 import json
 import re
 import tokenize
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +33,9 @@ from nnlint.findings import Edit, FileResult, Finding, Fix
 from nnlint.sources import SourceError, read_source
 
 if TYPE_CHECKING:
+    import libcst as cst
+
+    from nnlint.context import FileContext
     from nnlint.runner import FileLinter
 
 # Placeholder lines in the virtual module. Comments, so they never change what the code means.
@@ -265,6 +272,54 @@ def cell_source_lines(raw: str, cell: int) -> list[str]:
         return Notebook.from_text(raw).cell_lines(cell)
     except SourceError:
         return []
+
+
+# -- what Jupyter displays ----------------------------------------------------------------------
+
+
+def is_notebook(ctx: FileContext) -> bool:
+    """Whether the file being linted is a notebook's virtual module (files, ``--stdin-filename``
+    and ``--fix`` all lint a notebook under its ``.ipynb`` path)."""
+    return ctx.path.endswith(".ipynb")
+
+
+def displayed_expressions(ctx: FileContext) -> frozenset[cst.Expr]:
+    """The expression statements whose value Jupyter displays: the last statement of a cell, when
+    it is an expression statement not ended by ``;`` (IPython's default ``last_expr``). Only
+    top-level statements count: an expression inside an ``if`` or a loop at the end of a cell is
+    not displayed. Empty for anything but a notebook (``# %%`` cells in a ``.py`` file display
+    nothing). Computed once per file: ``ctx.shared(displayed_expressions)``."""
+    if not is_notebook(ctx):
+        return frozenset()
+    import libcst as cst
+
+    body = ctx.module.body
+    found = []
+    for index, statement in enumerate(body):
+        after = body[index + 1].leading_lines if index + 1 < len(body) else ctx.module.footer
+        if not isinstance(statement, cst.SimpleStatementLine) or not _ends_cell(after, index + 1 == len(body)):
+            continue
+        last = statement.body[-1] if statement.body else None
+        if isinstance(last, cst.Expr) and not isinstance(last.semicolon, cst.Semicolon):
+            found.append(last)
+    return frozenset(found)
+
+
+def is_displayed(ctx: FileContext, node: cst.CSTNode) -> bool:
+    """Whether ``node`` (an expression statement) is a notebook cell's displayed last expression."""
+    return node in ctx.shared(displayed_expressions)
+
+
+def _ends_cell(lines: Sequence[cst.EmptyLine], at_end: bool) -> bool:
+    """Whether the blank and comment lines after a statement close its cell: a boundary comes
+    before any masked IPython line (a line magic after the statement is the cell's last)."""
+    for line in lines:
+        comment = line.comment.value if line.comment is not None else ""
+        if comment == CELL_BOUNDARY.strip():
+            return True
+        if comment == MAGIC_PLACEHOLDER:
+            return False
+    return at_end
 
 
 # -- cells -> virtual module -------------------------------------------------------------------

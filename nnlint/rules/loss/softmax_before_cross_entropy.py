@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 import libcst as cst
 
 from nnlint.rule import Rule
 from nnlint.tensors import CROSS_ENTROPY, PROBS, activation_dataflows
+
+if TYPE_CHECKING:
+    from nnlint.context import FileContext
 
 _SHORT = 40
 
@@ -48,6 +54,13 @@ class SoftmaxBeforeCrossEntropy(Rule):
         "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass Lit(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(8, 3)\n        self.loss = nn.CrossEntropyLoss()\n\n    def forward(self, x):\n        return F.softmax(self.fc(x), dim=-1)\n\n    def training_step(self, batch, batch_idx):\n        x, y = batch\n        return self.loss(self(x), y)  # error\n",
     ]
 
+    def __init__(self, ctx: FileContext) -> None:
+        super().__init__(ctx)
+        # (loss call, its softmax input) found in the statement being walked: one finding per
+        # statement, naming every input (`(ce(pred, y) + ce(model(x), y)) / 2` is one mistake,
+        # the model's softmax, seen twice).
+        self._pending: list[tuple[cst.Call, cst.BaseExpression]] = []
+
     def visit_Call(self, node: cst.Call) -> None:
         dataflows = activation_dataflows(self.ctx)
         found = dataflows.loss_input(node)
@@ -56,14 +69,40 @@ class SoftmaxBeforeCrossEntropy(Rule):
         given = found[1]
         if dataflows.kind_of(node, given) != PROBS:
             return
-        shown = self._code(given)
+        self._pending.append((node, given))
+        if not self.ctx.statements:  # in a compound statement's header: no statement to wait for
+            self._flush()
+
+    def leave_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._flush()
+
+    def leave_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        found, self._pending = self._pending, []
+        inputs = _unique(self._code(given) for _, given in found)
+        losses = _unique(self._code(call.func) for call, _ in found)
         self.report(
-            given,
-            f"`{shown}` holds softmax probabilities, but `{self._code(node.func)}` applies "
-            f"log_softmax to its input itself: the softmax is applied twice and gradients vanish; "
-            f"pass the logits (what went into the softmax) and keep softmax for predictions",
+            found[0][1],
+            f"{_names(inputs)} {'holds' if len(inputs) == 1 else 'hold'} softmax probabilities, but "
+            f"{_names(losses)} {'applies' if len(losses) == 1 else 'apply'} log_softmax to "
+            f"{'its' if len(losses) == 1 else 'their'} input itself: the softmax is applied twice "
+            f"and gradients vanish; pass the logits (what went into the softmax) and keep softmax "
+            f"for predictions",
         )
 
     def _code(self, node: cst.CSTNode) -> str:
         code = self.ctx.module.code_for_node(node)
         return code if len(code) <= _SHORT else code[: _SHORT - 3] + "..."
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _names(items: list[str]) -> str:
+    quoted = [f"`{item}`" for item in items]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]

@@ -23,7 +23,11 @@ class ForwardCalledDirectly(Rule):
         "Flags `m.forward(...)` where `m` is known to be a module: built from a Module class in "
         "the same function (`m = Net().to(device)`), a `self.m` that the class assigns a Module, a "
         "parameter annotated with a Module class, or a loop variable over `.modules()`, "
-        "`.children()` or an `nn.ModuleList` / `nn.Sequential` attribute."
+        "`.children()` or an `nn.ModuleList` / `nn.Sequential` attribute. Off by default: unit "
+        "tests call `.forward()` on purpose (parameter-free modules, comparing implementations) "
+        "and application code rarely has hooks to skip, so on ten application repositories all "
+        "8 findings were false; turn it on (`--extend-select NN206`) for library code whose "
+        "modules users wrap with hooks (FSDP, quantization, pruning, profilers)."
     )
     why = (
         "`module(x)` runs `nn.Module.__call__`, which runs forward pre-hooks and hooks, backward "
@@ -37,6 +41,7 @@ class ForwardCalledDirectly(Rule):
         "change behaviour when the skip was deliberate (for example to avoid a hook recursing)."
     )
     fix_availability = "unsafe"
+    default_enabled = False
     needs_flow = True
     triggers = ("forward",)
     VALID = [

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from nnlint.notebooks import is_displayed
 from nnlint.rule import Invalid, NodeFix, Rule
 from nnlint.tensors import tensor_dataflows
 
@@ -33,7 +34,8 @@ class TensorOpResultDiscarded(Rule):
         "the receiver is known to be a tensor: the result of a torch factory or torch function, a "
         "parameter annotated `torch.Tensor`, or a variable assigned from one. Modules "
         "(`model.to(device)` moves the module in place) and receivers nnlint cannot identify are "
-        "left alone."
+        "left alone, and so is the last line of a notebook cell, which Jupyter displays (unless "
+        "it ends in `;`)."
     )
     why = (
         "Unlike `nn.Module.to()`, which moves the module's parameters in place, `Tensor.to()` and "
@@ -88,6 +90,8 @@ class TensorOpResultDiscarded(Rule):
         receiver = call.func.value
         if not tensor_dataflows(self.ctx).is_tensor_before(node, receiver):
             return
+        if is_displayed(self.ctx, node):
+            return  # a notebook cell's last line: Jupyter shows the value
         receiver_code = self.ctx.module.code_for_node(receiver)
         call_code = self.ctx.module.code_for_node(call)
         shown = call_code if len(call_code) <= _SHORT else f"{receiver_code}.{method}(...)"
