@@ -126,7 +126,7 @@ class ProjectClasses:
         outer = built_of(expression, stored=True)
         if outer is None:
             return True
-        verdict = self._built(outer, scope, 0)
+        verdict = self._built(outer, scope, 0, keep_injected=True)
         inner = [built_of(n, stored=False) for n in ast.walk(expression) if isinstance(n, ast.Call) and n is not expression]
         if verdict == INJECTED:
             # A class that calls the modules it is handed: as sensitive as what it is handed here.
@@ -175,8 +175,9 @@ class ProjectClasses:
     def _name_verdict(self, qualname: str, scope: Scope, depth: int, base: bool = False) -> str:
         return self._built(Built(qualname, (), (), stored=base), scope, depth + 1, resolved=True)
 
-    def _built(self, built: Built, scope: Scope, depth: int, resolved: bool = False) -> str:
-        """What one call builds, as far as eval mode goes."""
+    def _built(self, built: Built, scope: Scope, depth: int, resolved: bool = False, keep_injected: bool = False) -> str:
+        """What one call builds, as far as eval mode goes (INJECTED only with ``keep_injected``:
+        the caller then judges the modules the call hands over)."""
         qualname = built.callee if resolved else scope.resolve(built.callee)
         entry = library_class(qualname)
         if entry is not None:
@@ -193,7 +194,7 @@ class ProjectClasses:
                 if not self.hierarchy.is_module_class(qualname):
                     return NO
                 verdict = self.class_verdict(qualname, depth)
-                return YES if verdict == INJECTED else verdict
+                return YES if verdict == INJECTED and not keep_injected else verdict
             function = inner_scope.code.functions.get(name)
             if function is not None:
                 return self._function_builds(function, inner_scope, depth)

@@ -115,9 +115,31 @@ def test_nn201_asks_the_class_of_another_file_whether_eval_matters(tmp_path, cls
     assert found == ({(17, "NN201"), (18, "NN201")} if reported else set())
 
 
-def test_nn201_unknown_class_counts_as_mode_sensitive(tmp_path):
-    write(tmp_path, {"train.py": "import torch\nfrom somewhere_else import Net\n\nmodel = Net()\nwith torch.no_grad():\n    out = model(torch.randn(1, 4))\nprint(out.argmax(1))\n"})
-    assert lint(tmp_path, "train.py", "--select", "NN201") == {(6, "NN201")}
+@pytest.mark.parametrize(
+    ("header", "reported"),
+    [
+        # A library model (the table): assumed to hold dropout or batch norm.
+        ("import torchvision\n\nclass Net(torchvision.models.ResNet):\n    pass\n", True),
+        # A Module class that calls a module it is handed: as sensitive as what it is handed.
+        ("import torch.nn as nn\n\nclass Net(nn.Module):\n    def __init__(self, body=None):\n        super().__init__()\n        self.body = body\n\n    def forward(self, x):\n        return self.body(x)\n", False),
+    ],
+)
+def test_nn201_policy_for_classes_it_cannot_see_into(tmp_path, header, reported):
+    script = header + "\nimport torch\n\nmodel = Net()\nwith torch.no_grad():\n    out = model(torch.randn(1, 4))\nprint(out.argmax(1))\n"
+    write(tmp_path, {"train.py": script})
+    line = script.splitlines().index("    out = model(torch.randn(1, 4))") + 1
+    assert lint(tmp_path, "train.py", "--select", "NN201") == ({(line, "NN201")} if reported else set())
+
+
+def test_nn201_module_handed_to_a_wrapper_class_makes_it_sensitive(tmp_path):
+    script = (
+        "import torch\nimport torch.nn as nn\nfrom elsewhere import backbone\n\nclass Net(nn.Module):\n"
+        "    def __init__(self, body):\n        super().__init__()\n        self.body = body\n\n"
+        "    def forward(self, x):\n        return self.body(x)\n\nmodel = Net(backbone)\n"
+        "with torch.no_grad():\n    out = model(torch.randn(1, 4))\nprint(out.argmax(1))\n"
+    )
+    write(tmp_path, {"train.py": script})
+    assert lint(tmp_path, "train.py", "--select", "NN201") == {(15, "NN201")}
 
 
 @pytest.mark.parametrize("cls", ["Softmaxed", "Probs"])

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from nnlint.flow import NO_GRAD_CONTEXTS
+
 from nnlint.names import dotted_name
 from nnlint.patterns import keyword, keyword_appended
 from nnlint.rule import Invalid, NodeFix, Rule
@@ -69,6 +71,8 @@ class FunctionalDropoutIgnoresMode(Rule):
     fix_availability = "safe"
     triggers = ("dropout",)  # every function it knows is named `*dropout*`
     VALID = [
+        # Noise dropout in a sampler that only runs without gradients (in eval mode): deliberate.
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\nclass Diffusion(nn.Module):\n    @torch.no_grad()\n    def p_sample(self, x, noise_dropout=0.0):\n        noise = torch.randn_like(x)\n        if noise_dropout > 0.0:\n            noise = F.dropout(noise, p=noise_dropout)\n        return x + noise\n",
         "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass Net(nn.Module):\n    def forward(self, x):\n        return F.dropout(x, p=0.5, training=self.training)\n",
         # An explicit training=True is a deliberate choice (Monte-Carlo dropout).
         "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass MCDropoutNet(nn.Module):\n    def forward(self, x):\n        return F.dropout(x, 0.2, training=True)\n",
@@ -130,7 +134,7 @@ class FunctionalDropoutIgnoresMode(Rule):
         if info is None or not self.ctx.is_module_class(info):
             return
         owner = self._self_name(method)
-        if owner is None or self._guarded(owner):
+        if owner is None or self._guarded(owner) or self._inference_only(method):
             return
         short = name.rpartition(".")[2]
         if _DROPOUTS[name]:
@@ -151,6 +155,17 @@ class FunctionalDropoutIgnoresMode(Rule):
                 return None
         params = (*method.params.posonly_params, *method.params.params)
         return params[0].name.value if params else None
+
+    def _inference_only(self, method: cst.FunctionDef) -> bool:
+        """A method decorated with `@torch.no_grad()` / `@torch.inference_mode()` (a sampler):
+        it runs in eval mode, so dropout there is deliberate -- `training=self.training` would
+        switch it off."""
+        for decorator in method.decorators:
+            target = decorator.decorator
+            target = target.func if isinstance(target, cst.Call) else target
+            if self.ctx.qualified_name(target) in NO_GRAD_CONTEXTS:
+                return True
+        return False
 
     def _guarded(self, owner: str) -> bool:
         for block in self.ctx.blocks:

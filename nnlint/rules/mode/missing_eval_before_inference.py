@@ -29,7 +29,15 @@ class MissingEvalBeforeInference(Rule):
         "after loading weights in a function that does not train -- when no `.eval()` (or "
         "`.train(False)`) reaches it first. It follows same-file helpers: `evaluate(model)` that "
         "runs the model without switching it is flagged at the call site when the caller never "
-        "called `model.eval()`."
+        "called `model.eval()`, and helpers of other project files through their summaries "
+        "(`from utils import evaluate`). Models are followed where scripts keep them: built in the "
+        "function, at module level of a script (read as a global), or as `self.model` of a trainer "
+        "class that nothing ever switches to eval mode. It stays silent where eval mode cannot "
+        "matter or the call is not a prediction: a model whose class (as far as the project and the "
+        "library table show) has no dropout with p > 0, no batch norm with running statistics and "
+        "no `self.training` branch -- losses and criteria included; a forward call whose output is "
+        "dropped (a dry run that initialises lazy modules) or only described (`out.shape`, "
+        "`y.size()`: a shape smoke test). A class nnlint cannot see counts as mode-sensitive."
     )
     why = (
         "Modules start in training mode. `torch.no_grad()` only stops gradient tracking: dropout "
