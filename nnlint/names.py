@@ -24,7 +24,8 @@ _TORCH_NN_NON_MODULES = frozenset(
 )
 _TORCH_NN_NON_MODULE_PACKAGES = frozenset({"functional", "init", "utils", "parameter", "grad", "attention"})
 
-# Module base classes from well-known libraries that nnlint does not read from disk.
+# The commonest Module bases of well-known libraries, answered without reading the library table
+# (nnlint/data/library_modules.txt, see nnlint/library.py), which knows them all.
 KNOWN_MODULE_BASES = frozenset(
     {
         "torch.jit.ScriptModule",
@@ -40,10 +41,9 @@ KNOWN_MODULE_BASES = frozenset(
 )
 
 
-def is_torch_module_name(qualname: str) -> bool:
-    """True for ``torch.nn.Module`` and every ``torch.nn`` layer class, however deep."""
-    if qualname in KNOWN_MODULE_BASES:
-        return True
+def torch_nn_layer_name(qualname: str) -> bool:
+    """True for ``torch.nn.Module`` and every capitalised ``torch.nn`` name, however deep (layers
+    that a newer torch adds included); no table is read."""
     parts = qualname.split(".")
     if len(parts) < 3 or parts[0] != "torch" or parts[1] != "nn":
         return False
@@ -51,3 +51,15 @@ def is_torch_module_name(qualname: str) -> bool:
         return False
     last = parts[-1]
     return last[:1].isupper() and last not in _TORCH_NN_NON_MODULES
+
+
+def is_torch_module_name(qualname: str) -> bool:
+    """True for a Module class that nnlint knows without reading the project: ``torch.nn.Module``
+    and every ``torch.nn`` layer, and the Module classes of torch, torchvision, timm, transformers,
+    diffusers and lightning in the library table (``torchvision.models.ResNet``,
+    ``transformers.BertModel``, ``torch.nn.modules.batchnorm._BatchNorm``)."""
+    if qualname in KNOWN_MODULE_BASES or torch_nn_layer_name(qualname):
+        return True
+    from nnlint.library import is_library_module_class
+
+    return is_library_module_class(qualname)

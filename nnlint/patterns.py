@@ -11,6 +11,7 @@ from nnlint.names import dotted_name
 
 if TYPE_CHECKING:
     from nnlint.context import FileContext
+    from nnlint.semantic import ClassInfo
 
 TENSOR_FACTORIES = frozenset(
     f"torch.{name}"
@@ -143,3 +144,96 @@ def keyword_appended(ctx: FileContext, call: cst.Call, text: str) -> tuple[cst.C
     last = call.args[-1]
     bare = last.with_changes(comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=cst.SimpleWhitespace(""))
     return last, f"{ctx.module.code_for_node(bare)}, {text}"
+
+
+# PyTorch Lightning's LightningModule, under every name the packages export it as.
+LIGHTNING_MODULES = frozenset(
+    {
+        "pytorch_lightning.LightningModule",
+        "pytorch_lightning.core.LightningModule",
+        "pytorch_lightning.core.module.LightningModule",
+        "pytorch_lightning.core.lightning.LightningModule",
+        "lightning.LightningModule",
+        "lightning.pytorch.LightningModule",
+        "lightning.pytorch.core.LightningModule",
+        "lightning.pytorch.core.module.LightningModule",
+    }
+)
+
+
+def derives_from(ctx: FileContext, info: ClassInfo, qualnames: frozenset[str]) -> bool:
+    """Whether ``info`` has one of ``qualnames`` among its bases, directly or through classes of
+    the same file (as far as the file shows)."""
+    seen: set[str] = set()
+    pending = [info]
+    while pending:
+        current = pending.pop()
+        if current.qualname in seen:
+            continue
+        seen.add(current.qualname)
+        for base in current.bases:
+            if base in qualnames:
+                return True
+            local = ctx.facts.classes.get(base.rpartition(".")[2])
+            if local is not None and local.qualname == base:
+                pending.append(local)
+    return False
+
+
+def same_file_relatives(ctx: FileContext, info: ClassInfo) -> list[ClassInfo]:
+    """``info``, its ancestors and its descendants among the classes of the same file: the classes
+    whose methods can see the same ``self`` attributes."""
+    classes = list(ctx.facts.class_of_node.values())
+
+    def parents(current: ClassInfo) -> list[ClassInfo]:
+        found = []
+        for base in current.bases:
+            local = ctx.facts.classes.get(base.rpartition(".")[2])
+            if local is not None and local.qualname == base:
+                found.append(local)
+        return found
+
+    ancestors: dict[str, ClassInfo] = {}
+    pending = [info]
+    while pending:
+        current = pending.pop()
+        if current.qualname not in ancestors:
+            ancestors[current.qualname] = current
+            pending.extend(parents(current))
+    descendants: dict[str, ClassInfo] = {info.qualname: info}
+    changed = True
+    while changed:  # to any depth
+        changed = False
+        for candidate in classes:
+            if candidate.qualname not in descendants and any(p.qualname in descendants for p in parents(candidate)):
+                descendants[candidate.qualname] = candidate
+                changed = True
+    return list({**ancestors, **descendants}.values())
+
+
+def suite_statements(suite: cst.BaseSuite) -> list[cst.CSTNode]:
+    """The statements of a block; a one-line block (`if c: x = 1`) is one line-like statement
+    (its small statements are in ``.body``, as for a SimpleStatementLine)."""
+    return list(suite.body) if isinstance(suite, cst.IndentedBlock) else [suite]
+
+
+def inner_blocks(stmt: cst.CSTNode) -> list[list[cst.CSTNode]]:
+    """The statement lists directly inside a compound statement: body, else / elif (an `elif` is
+    a list of one If), except handlers, finally, match cases."""
+    found: list[list[cst.CSTNode]] = []
+    body = getattr(stmt, "body", None)
+    if isinstance(body, cst.BaseSuite):
+        found.append(suite_statements(body))
+    orelse = getattr(stmt, "orelse", None)
+    if isinstance(orelse, cst.If):
+        found.append([orelse])
+    elif isinstance(orelse, cst.Else):
+        found.append(suite_statements(orelse.body))
+    for handler in getattr(stmt, "handlers", ()) or ():
+        found.append(suite_statements(handler.body))
+    final = getattr(stmt, "finalbody", None)
+    if isinstance(final, cst.Finally):
+        found.append(suite_statements(final.body))
+    for case in getattr(stmt, "cases", ()) or ():
+        found.append(suite_statements(case.body))
+    return found

@@ -71,15 +71,80 @@ def module_name_for(path: Path, resolved: bool = False) -> tuple[str, bool, Path
     return ".".join(parts), is_package, root
 
 
-def find_module_file(module: str, roots: Sequence[Path]) -> tuple[Path, bool] | None:
+def find_module_file(module: str, roots: Sequence[Path], site: bool = True) -> tuple[Path, bool] | None:
     """The file that ``import module`` would load under ``roots`` (first root wins), and whether
-    it is a package's ``__init__.py``."""
+    it is a package's ``__init__.py``.
+
+    With ``site``, a module whose top-level package is not under any of ``roots`` (not part of the
+    linted project) is looked for where the running interpreter installs packages: see
+    :func:`site_roots`."""
     relative = Path(*module.split("."))
+    found = _find_under(relative, roots)
+    if found is not None or not site:
+        return found
+    top = relative.parts[0]
+    if len(relative.parts) > 1 and _find_under(Path(top), roots) is not None:
+        return None  # the project's own package: never completed from site-packages
+    return _find_under(relative, site_roots(top))
+
+
+def _find_under(relative: Path, roots: Iterable[Path]) -> tuple[Path, bool] | None:
     for root in roots:
         for candidate, is_package in ((root / relative / "__init__.py", True), (root / relative.with_suffix(".py"), False)):
             if candidate.is_file():
                 return candidate, is_package
     return None
+
+
+@lru_cache(maxsize=1)
+def _site_directories() -> tuple[tuple[Path, ...], dict[str, Path]]:
+    """(the running interpreter's site-packages directories and the paths ``.pth`` files add,
+    editable installs' package -> import root)."""
+    import site
+    import sys
+    import sysconfig
+
+    directories: list[str] = []
+    try:
+        directories += site.getsitepackages()
+    except AttributeError:  # pragma: no cover - an old virtualenv's site module
+        pass
+    if site.ENABLE_USER_SITE:
+        directories.append(site.getusersitepackages())
+    paths = sysconfig.get_paths()
+    directories += [paths["purelib"], paths["platlib"]]
+    # Entries after the first site directory on sys.path come from .pth files (editable installs).
+    normalised = {os.path.normcase(os.path.abspath(d)) for d in directories}
+    entries = [os.path.normcase(os.path.abspath(p)) if p else "" for p in sys.path]
+    first = next((i for i, entry in enumerate(entries) if entry in normalised), len(entries))
+    directories += [path for path in sys.path[first + 1 :] if path and not path.endswith(".zip")]
+    roots: list[Path] = []
+    seen: set[str] = set()
+    for directory in directories:
+        key = os.path.normcase(os.path.abspath(directory))
+        if key not in seen and os.path.isdir(directory):
+            seen.add(key)
+            roots.append(Path(directory))
+    # setuptools' editable installs map each package to its directory in a meta path finder.
+    editable: dict[str, Path] = {}
+    for finder in sys.meta_path:
+        module = sys.modules.get(getattr(finder, "__module__", "") or "")
+        mapping = getattr(module, "MAPPING", None) if module is not None and module.__name__.startswith("__editable__") else None
+        if isinstance(mapping, dict):
+            for name, location in mapping.items():
+                path = Path(location)
+                if isinstance(name, str) and path.name in (name, f"{name}.py"):
+                    editable.setdefault(name, path.parent)
+    return tuple(roots), editable
+
+
+def site_roots(top: str | None = None) -> tuple[Path, ...]:
+    """Where the running interpreter would import installed packages from (its site-packages
+    directories, paths added by ``.pth`` files, setuptools' editable installs), for ``top``."""
+    roots, editable = _site_directories()
+    if top is not None and top in editable:
+        return (*roots, editable[top])
+    return roots
 
 
 def roots_for(paths: Iterable[Path]) -> list[Path]:
@@ -101,10 +166,28 @@ def roots_for(paths: Iterable[Path]) -> list[Path]:
 
 
 class ClassHierarchy:
-    def __init__(self, summarise: Summariser, roots: Iterable[Path] = (), extra_bases: Iterable[str] = ()) -> None:
-        from nnlint.names import is_torch_module_name
+    """Which classes are Module classes: known names first (``torch.nn`` layers, the library table
+    of nnlint/library.py, ``extend-module-bases``), then the project's files, then -- only for a
+    base still unresolved whose top-level package is not the project's -- the packages installed
+    where nnlint runs (``site_packages``), summarised like the project's files.
 
-        self._is_torch_module_name = is_torch_module_name
+    ``known`` replaces the known-names test (the table's generator passes one without the table).
+    """
+
+    def __init__(
+        self,
+        summarise: Summariser,
+        roots: Iterable[Path] = (),
+        extra_bases: Iterable[str] = (),
+        *,
+        known: Callable[[str], bool] | None = None,
+        site_packages: bool = True,
+    ) -> None:
+        if known is None:
+            from nnlint.names import is_torch_module_name as known
+
+        self._is_torch_module_name = known
+        self._site_packages = site_packages
         self._summarise = summarise
         self._extra_bases = frozenset(extra_bases)  # `extend-module-bases` from the settings
         self._roots: list[Path] = []
@@ -118,12 +201,14 @@ class ClassHierarchy:
         # name (a notebook, a stub, a file outside the import roots): visible to it alone.
         self._private: ModuleSummary | None = None
         self._consulted: set[str] = set()
+        self._project_packages: dict[str, bool] = {}  # top-level package -> under the roots?
         for root in roots:
             self.add_root(root)
 
     def add_root(self, root: Path) -> None:
         if root not in self._roots:
             self._roots.append(root)
+            self._project_packages.clear()
 
     # -- dependency recording (for the cache) -------------------------------------------------
 
@@ -150,7 +235,7 @@ class ClassHierarchy:
         if current is None:  # linted on its own (examples, tests): no other file to agree with
             self._summaries[module] = summary
             return
-        found = find_module_file(module, self._roots)
+        found = find_module_file(module, self._roots, site=False)
         if found is not None and os.fspath(found[0]) == current[1]:
             self._summaries[module] = summary
             self._origins[module] = current[1]
@@ -164,7 +249,9 @@ class ClassHierarchy:
         if module in self._summaries:
             return self._summaries[module]
         summary: ModuleSummary | None = None
-        found = find_module_file(module, self._roots)
+        found = find_module_file(module, self._roots, site=False)
+        if found is None and self._site_packages:
+            found = self._find_installed(module)
         origin = None
         if found is not None:
             origin = os.fspath(found[0])
@@ -172,6 +259,18 @@ class ClassHierarchy:
         self._summaries[module] = summary
         self._origins[module] = origin
         return summary
+
+    def _find_installed(self, module: str) -> tuple[Path, bool] | None:
+        """``find_module_file``'s site-packages step, knowing which top-level packages are the
+        project's (one scan of the roots per package, not per module)."""
+        top = module.partition(".")[0]
+        if top != module:
+            mine = self._project_packages.get(top)
+            if mine is None:
+                mine = self._project_packages[top] = find_module_file(top, self._roots, site=False) is not None
+            if mine:
+                return None
+        return _find_under(Path(*module.split(".")), site_roots(top))
 
     def _lookup(self, qualname: str) -> tuple[ModuleSummary, str] | None:
         """The module that defines or re-exports ``qualname``, and the name inside it."""

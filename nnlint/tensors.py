@@ -2,10 +2,11 @@
 
 Two questions, answered by one small forward analysis over a function's statements:
 
-- is this expression known to be a tensor? (the result of a torch factory or torch function, a
-  parameter annotated ``torch.Tensor``, a variable assigned from one, ``.detach()``/``.clone()``
-  results ...). Batch items unpacked in a ``for`` loop, results of unknown calls and attributes
-  of ``self`` are *not* known: rules stay silent on them.
+- is this expression known to be a tensor? (the result of a torch factory or torch function or
+  of ``torch.autograd.Variable(...)``, a parameter annotated ``torch.Tensor``, a variable
+  assigned from one, ``.detach()``/``.clone()`` results ...). Batch items unpacked in a ``for``
+  loop, results of unknown calls and attributes of ``self`` are *not* known: rules stay silent
+  on them.
 - which activation produced a tensor (softmax, log_softmax, sigmoid, a linear layer), and which
   callables produce one (``nn.Softmax(dim=1)``, a ``nn.Sequential`` ending in one, a Module class
   of this file whose ``forward`` returns one) or compute a loss (``nn.CrossEntropyLoss()``).
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from nnlint import walker
+from nnlint.classes import ProjectClasses
 from nnlint.patterns import strip_chain
 
 if TYPE_CHECKING:
@@ -82,10 +84,12 @@ _FUNCTIONAL_TENSOR_FUNCTIONS = (
     "scaled_dot_product_attention pixel_shuffle pixel_unshuffle unfold fold grid_sample "
     "cosine_similarity pairwise_distance"
 ).split()
+# The pre-0.4 wrapper: since torch 0.4 `Variable(t)` returns a plain tensor.
+VARIABLE_CLASSES = frozenset({"torch.autograd.Variable", "torch.autograd.variable.Variable"})
 TORCH_TENSOR_FUNCTIONS = frozenset(
     [f"torch.{name}" for name in _TORCH_TENSOR_FUNCTIONS]
     + [f"torch.nn.functional.{name}" for name in _FUNCTIONAL_TENSOR_FUNCTIONS]
-)
+) | VARIABLE_CLASSES
 # Methods only tensors have: their result is a tensor whatever the receiver is.
 TENSOR_ONLY_METHODS = frozenset(
     "detach clone unsqueeze masked_fill repeat_interleave expand_as type_as view_as new_zeros "
@@ -105,7 +109,7 @@ TENSOR_ATTRIBUTES = frozenset({"T", "mT", "H", "mH", "data", "grad", "real", "im
 TENSOR_TYPES = frozenset(
     f"torch.{name}"
     for name in "Tensor FloatTensor DoubleTensor HalfTensor LongTensor IntTensor BoolTensor ByteTensor".split()
-)
+) | VARIABLE_CLASSES
 _OPTIONAL = frozenset({"typing.Optional", "Optional"})
 
 # -- activations and losses ------------------------------------------------------------------
@@ -608,6 +612,10 @@ class ActivationEvaluator(Evaluator):
             info = self.ctx.facts.top_level_classes.get(name.rpartition(".")[2])
             if info is not None and info.qualname == name and self.ctx.is_module_class(info):
                 kind = self.dataflows.forward_kind(info)
+                return RETURNS + kind if kind is not None else None
+            if info is None and name[:1] != "." and self.ctx.is_module_class_name(name):
+                # A model class of another project file: its summary says what forward ends in.
+                kind = self.ctx.shared(ProjectClasses).forward_activation(name)
                 return RETURNS + kind if kind is not None else None
         callee = self.value(func, lookup)
         if callee is not None and callee.startswith(RETURNS):

@@ -31,7 +31,8 @@ class TensorOpResultDiscarded(Rule):
         "Flags a statement that calls a tensor method returning a new tensor -- `.to(...)`, "
         "`.cuda()`, `.cpu()`, `.float()` and the other dtype conversions, `.detach()`, `.clone()`, "
         "`.contiguous()`, `.unsqueeze()`, `.view()`, `.add()`, ... -- and drops the result, when "
-        "the receiver is known to be a tensor: the result of a torch factory or torch function, a "
+        "the receiver is known to be a tensor: the result of a torch factory or torch function or "
+        "of the legacy `torch.autograd.Variable(...)` wrapper (a plain tensor since torch 0.4), a "
         "parameter annotated `torch.Tensor`, or a variable assigned from one. Modules "
         "(`model.to(device)` moves the module in place) and receivers nnlint cannot identify are "
         "left alone, and so is the last line of a notebook cell, which Jupyter displays (unless "
@@ -60,6 +61,9 @@ class TensorOpResultDiscarded(Rule):
         "import torch\n\ndef f(model, device, flag):\n    x = torch.zeros(3)\n    if flag:\n        x = model\n    x.to(device)\n",
         # In-place methods change the tensor.
         "import torch\n\nx = torch.zeros(3)\nx.add_(1)\nx.requires_grad_()\nx.unsqueeze_(0)\n",
+        # Another library's `Variable` (TensorFlow's `.to()` is not torch's); the result kept.
+        "from tensorflow import Variable\n\nv = Variable(0.0)\nv.to('gpu')\n",
+        "import torch\nfrom torch.autograd import Variable\n\nx = Variable(torch.randn(3))\nx = x.cuda()\n",
     ]
     INVALID = [
         Invalid(
@@ -76,6 +80,12 @@ class TensorOpResultDiscarded(Rule):
         ),
         # No fix when the receiver is not a plain variable.
         "import torch\n\nimages = torch.zeros(2, 3)\nimages[0].detach()  # error\n",
+        # `Variable(...)` returns a tensor (since torch 0.4), however it is imported.
+        Invalid(
+            "import torch\nfrom torch.autograd import Variable\n\ndef step(batch, use_cuda):\n    x = Variable(torch.randn(3))\n    if use_cuda:\n        x.cuda()  # error\n    noise = torch.autograd.Variable(batch).float()\n    noise.cuda()  # error\n    return x, noise\n",
+            fixed="import torch\nfrom torch.autograd import Variable\n\ndef step(batch, use_cuda):\n    x = Variable(torch.randn(3))\n    if use_cuda:\n        x = x.cuda()  # error\n    noise = torch.autograd.Variable(batch).float()\n    noise = noise.cuda()  # error\n    return x, noise\n",
+        ),
+        "from torch.autograd import Variable as V\n\ndef prepare(data):\n    inputs = V(data)\n    inputs.cuda()  # error\n    return inputs\n",
     ]
 
     def visit_Expr(self, node: cst.Expr) -> None:

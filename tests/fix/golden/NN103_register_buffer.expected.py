@@ -10,7 +10,7 @@ class Rotary(nn.Module):
             dim,
             dim,
         ).tril()
-        self.register_buffer('scale', torch.tensor(dim**-0.5), persistent=False)
+        self.scale: torch.Tensor = torch.tensor(dim**-0.5)
         self.register_buffer('freqs', torch.randn(dim // 2).float(), persistent=False)
         self.cache = None
 
