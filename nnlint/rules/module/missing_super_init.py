@@ -89,12 +89,16 @@ class MissingSuperInit(Rule):
         "class Config:\n    def __init__(self):\n        self.lr = 0.1\n",
         # Abstract placeholder.
         "import torch.nn as nn\n\nclass Base(nn.Module):\n    def __init__(self):\n        raise NotImplementedError\n",
+        # A library's configuration class is not a Module (nnlint's table of library classes).
+        "from transformers import BertConfig\n\nclass MyConfig(BertConfig):\n    def __init__(self):\n        self.hidden = 8\n",
     ]
     INVALID = [
         "import torch.nn as nn\n\nclass Model(nn.Module):\n    def __init__(self):  # error\n        self.dim = 4\n",
         "import torch\nfrom torch import nn\n\nclass Model(nn.Module):\n    def __init__(self):\n        self.fc = nn.Linear(4, 2)  # error\n        self.scale = nn.Parameter(torch.ones(1))  # error\n        super().__init__()\n",
         # Cross-class: Head derives from a Module class defined in the same file.
         "import torch.nn as nn\n\nclass Backbone(nn.Module):\n    pass\n\nclass Head(Backbone):\n    def __init__(self):  # error\n        self.out = 2\n",
+        # A library model as the base: known without torchvision installed.
+        "import torchvision\n\nclass MyNet(torchvision.models.ResNet):\n    def __init__(self):  # error\n        self.out = 2\n",
     ]
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
