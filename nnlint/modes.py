@@ -18,21 +18,14 @@ from nnlint.classes import ProjectClasses
 from nnlint.flow import AssignEvent, CallEvent, FunctionFlow, flows_by_name, methods_of
 from nnlint.names import dotted_name
 from nnlint.patterns import module_class_call, module_construction
-from nnlint.summaries import FunctionFacts, is_inference_name
+from nnlint.summaries import EVAL, EXPLICIT_TRAIN, MODE_NEUTRAL_CALLS, UNKNOWN, FunctionFacts, is_inference_name
 
 if TYPE_CHECKING:
     from nnlint.context import FileContext
     from nnlint.semantic import ClassInfo
 
-TRAIN, EXPLICIT_TRAIN, EVAL, UNKNOWN = "train", "explicit-train", "eval", "unknown"
-# Calls that take a model as an argument without changing its mode.
-MODE_NEUTRAL_CALLS = frozenset(
-    "print len str repr isinstance type id hasattr getattr setattr vars dir sum list "
-    "torch.save count_parameters".split()
-)
+TRAIN = "train"
 STEP_METHODS = frozenset({"backward", "step"})
-# The modes a helper summary of another file reports (summaries.py) -> this module's states.
-FOREIGN_MODES = {"eval": "eval", "train": "explicit-train", "unknown": "unknown"}
 
 
 def mode_change(event: CallEvent) -> str | None:
@@ -68,6 +61,23 @@ class HelperSummary:
     effect: dict[str, str] = field(default_factory=dict)  # key -> last mode set
     infers: dict[str, CallEvent] = field(default_factory=dict)  # key -> first inference call before eval
     trains: bool = False
+
+
+def bind_arguments(params: list[str] | tuple[str, ...], event: CallEvent) -> dict[str, str]:
+    """The callee's parameter names -> the caller's variables passed to them (positionally or
+    by keyword; arguments that are not plain names are left out)."""
+    mapping: dict[str, str] = {}
+    positional = [arg for arg in event.node.args if arg.keyword is None and not arg.star]
+    for param, arg in zip(params, positional):
+        key = dotted_name(arg.value)
+        if key is not None:
+            mapping[param] = key
+    for arg in event.node.args:
+        if arg.keyword is not None:
+            key = dotted_name(arg.value)
+            if key is not None:
+                mapping[arg.keyword.value] = key
+    return mapping
 
 
 class ModeModel:
@@ -181,21 +191,10 @@ class ModeModel:
 
     def bindings(self, callee: FunctionFlow, event: CallEvent) -> dict[str, str]:
         """Map the callee's parameter names (and self attributes) to the caller's variables."""
-        mapping: dict[str, str] = {}
         params = list(callee.params)
         if callee.owner is not None and params and params[0] == "self":
             params = params[1:]
-        positional = [arg for arg in event.node.args if arg.keyword is None and not arg.star]
-        for param, arg in zip(params, positional):
-            key = dotted_name(arg.value)
-            if key is not None:
-                mapping[param] = key
-        for arg in event.node.args:
-            if arg.keyword is not None:
-                key = dotted_name(arg.value)
-                if key is not None:
-                    mapping[arg.keyword.value] = key
-        return mapping
+        return bind_arguments(params, event)
 
     def foreign_helper(self, event: CallEvent) -> FunctionFacts | None:
         """The summary of a function of another project file that ``event`` calls
@@ -206,21 +205,6 @@ class ModeModel:
         if qualname is None or "." not in qualname or qualname.partition(".")[0] in ("torch", "self"):
             return None
         return self.classes.function_facts(qualname)
-
-    def foreign_bindings(self, facts: FunctionFacts, event: CallEvent) -> dict[str, str]:
-        """The helper's parameter names -> the caller's variables passed to them."""
-        mapping: dict[str, str] = {}
-        positional = [arg for arg in event.node.args if arg.keyword is None and not arg.star]
-        for param, arg in zip(facts.params, positional):
-            key = dotted_name(arg.value)
-            if key is not None:
-                mapping[param] = key
-        for arg in event.node.args:
-            if arg.keyword is not None and arg.keyword.value in facts.params:
-                key = dotted_name(arg.value)
-                if key is not None:
-                    mapping[arg.keyword.value] = key
-        return mapping
 
     def summary(self, flow: FunctionFlow) -> HelperSummary:
         key = id(flow.node)

@@ -400,7 +400,7 @@ def summarise_source(text: str, module: str, is_package: bool) -> ModuleSummary 
     for name, node in classes.items():
         resolved = []
         for base in node.bases:
-            dotted = _ast_dotted_name(base)
+            dotted = ast_dotted_name(base)
             if dotted is not None:
                 resolved.append(qualify(dotted, aliases, classes, module))
         class_bases[name] = tuple(resolved)
@@ -431,7 +431,8 @@ def _on_header_line(first: ast.stmt, lines: list[str]) -> bool:
     return bool(line.encode()[: first.col_offset].strip())
 
 
-def _ast_dotted_name(node: ast.expr) -> str | None:
+def ast_dotted_name(node: ast.expr) -> str | None:
+    """``a.b.c`` for a chain of ast Name/Attribute nodes, else None."""
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)

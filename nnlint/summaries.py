@@ -18,7 +18,16 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from nnlint.project import ast_dotted_name as dotted
+
 ZERO, NONZERO, OTHER = "zero", "nonzero", "other"
+# Modes a helper leaves a model in (the same values modes.py tracks).
+EVAL, EXPLICIT_TRAIN, UNKNOWN = "eval", "explicit-train", "unknown"
+# Calls that take a model as an argument without changing its mode.
+MODE_NEUTRAL_CALLS = frozenset(
+    "print len str repr isinstance type id hasattr getattr setattr vars dir sum list "
+    "torch.save count_parameters".split()
+)
 # Module names in `ast` form whose calls create no module (checked on the written head name).
 _NO_GRAD = frozenset({"no_grad", "inference_mode"})
 _SOFTMAX = frozenset({"softmax", "Softmax"})
@@ -65,7 +74,7 @@ class FunctionFacts:
     name: str
     params: tuple[str, ...]
     builds: list[Built] = field(default_factory=list)
-    # parameter -> mode it leaves the model in ("eval" / "train" / "unknown")
+    # parameter -> mode it leaves the model in (EVAL / EXPLICIT_TRAIN / UNKNOWN)
     effect: dict[str, str] = field(default_factory=dict)
     infers: set[str] = field(default_factory=set)  # parameters run for inference before any eval()
     trains: bool = False  # calls `backward()` or an optimizer's `step()`
@@ -76,17 +85,6 @@ class FunctionFacts:
 class CodeSummary:
     classes: dict[str, ClassFacts] = field(default_factory=dict)
     functions: dict[str, FunctionFacts] = field(default_factory=dict)  # module-level functions
-
-
-def dotted(node: ast.expr) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
 
 
 def literal_kind(node: ast.expr) -> str:
@@ -310,25 +308,22 @@ class _ModeWalker:
         # A watched model handed to other code: its mode is no longer known.
         for arg in (*call.args, *(kw.value for kw in call.keywords)):
             name = dotted(arg) if isinstance(arg, (ast.Name, ast.Attribute)) else None
-            if name in self.watched and name not in facts.effect and dotted(func) not in _NEUTRAL:
-                facts.effect[name] = "unknown"
-
-
-_NEUTRAL = frozenset("print len str repr isinstance type id hasattr getattr sum list enumerate zip".split())
+            if name in self.watched and name not in facts.effect and dotted(func) not in MODE_NEUTRAL_CALLS:
+                facts.effect[name] = UNKNOWN
 
 
 def _mode_change(method: str, call: ast.Call) -> str | None:
     if method == "eval" and not call.args:
-        return "eval"
+        return EVAL
     if method == "train":
         if not call.args:
-            return "train"
+            return EXPLICIT_TRAIN
         value = call.args[0]
         if isinstance(value, ast.Constant) and value.value is False:
-            return "eval"
+            return EVAL
         if isinstance(value, ast.Constant) and value.value is True:
-            return "train"
-        return "unknown"
+            return EXPLICIT_TRAIN
+        return UNKNOWN
     return None
 
 

@@ -5,11 +5,11 @@ import libcst as cst
 from nnlint.flow import AssignEvent, CallEvent, FunctionFlow
 from nnlint.modes import (
     EXPLICIT_TRAIN,
-    FOREIGN_MODES,
     MODE_NEUTRAL_CALLS,
     TRAIN,
     UNKNOWN,
     ModeModel,
+    bind_arguments,
     is_prediction,
     is_training_step,
     mode_change,
@@ -183,38 +183,30 @@ class MissingEvalBeforeInference(Rule):
 
     def _apply_helper(self, model, flow, callee, event: CallEvent, state, tracked, set_state) -> None:  # type: ignore[no-untyped-def]
         summary = model.summary(callee)
-        if summary.trains:
-            for key, value in state.items():
-                if value == EXPLICIT_TRAIN:
-                    state[key] = TRAIN
-        for param, outer in model.translate(callee, event).items():
-            if outer not in tracked:
-                continue
-            if param in summary.infers and state.get(outer) == TRAIN:
-                self.report(
-                    event.node,
-                    f"`{callee.name}()` runs `{outer}` for inference, but `{outer}` is still in "
-                    f"training mode here; call `{outer}.eval()` before this call (or inside "
-                    f"`{callee.name}`)",
-                )
-            if param in summary.effect:
-                set_state(outer, summary.effect[param])
+        mapping = model.translate(callee, event)
+        self._apply_effects(callee.name, "", summary.trains, summary.infers, summary.effect, mapping, event, state, tracked, set_state)
 
     def _apply_foreign_helper(self, model, facts, event: CallEvent, state, tracked, set_state) -> None:  # type: ignore[no-untyped-def]
         """A helper of another project file, through its summary (what it does to each parameter)."""
-        if facts.trains:
+        mapping = {param: outer for param, outer in bind_arguments(facts.params, event).items() if param in facts.params}
+        self._apply_effects(facts.name, " (in another file)", facts.trains, facts.infers, facts.effect, mapping, event, state, tracked, set_state)
+
+    def _apply_effects(self, name, where, trains, infers, effect, mapping, event: CallEvent, state, tracked, set_state) -> None:  # type: ignore[no-untyped-def]
+        """What a helper does to the caller's models: a training step ends MC-dropout intent,
+        an inference run of a model still in training mode is reported here, and the helper's
+        last mode switch carries over."""
+        if trains:
             for key, value in state.items():
                 if value == EXPLICIT_TRAIN:
                     state[key] = TRAIN
-        for param, outer in model.foreign_bindings(facts, event).items():
+        for param, outer in mapping.items():
             if outer not in tracked:
                 continue
-            if param in facts.infers and state.get(outer) == TRAIN:
+            if param in infers and state.get(outer) == TRAIN:
                 self.report(
                     event.node,
-                    f"`{facts.name}()` (in another file) runs `{outer}` for inference, but `{outer}` is "
-                    f"still in training mode here; call `{outer}.eval()` before this call (or inside "
-                    f"`{facts.name}`)",
+                    f"`{name}()`{where} runs `{outer}` for inference, but `{outer}` is still in "
+                    f"training mode here; call `{outer}.eval()` before this call (or inside `{name}`)",
                 )
-            if param in facts.effect:
-                set_state(outer, FOREIGN_MODES[facts.effect[param]])
+            if param in effect:
+                set_state(outer, effect[param])
