@@ -6,7 +6,7 @@ import libcst as cst
 
 from nnlint import walker
 from nnlint.flow import NO_GRAD_CONTEXTS
-from nnlint.names import dotted_name, is_torch_module_name
+from nnlint.names import dotted_name, torch_nn_layer_name
 from nnlint.rule import Rule
 from nnlint.semantic import ClassInfo
 
@@ -263,7 +263,7 @@ class DataAttributeMutation(Rule):
                     if isinstance(attr, cst.Attribute) and isinstance(attr.value, cst.Name) and attr.value.value == "self":
                         value = node.value
                         name = self.ctx.qualified_name(value.func) if isinstance(value, cst.Call) else None
-                        verdict = name is not None and is_torch_module_name(name)
+                        verdict = name is not None and torch_nn_layer_name(name)
                         verdicts[attr.attr.value] = verdicts.get(attr.attr.value, True) and verdict
         found = self._layers[info.qualname] = {attr for attr, ok in verdicts.items() if ok}
         return found
