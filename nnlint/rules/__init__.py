@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 
 from nnlint.rule import Rule
-from nnlint.rules import checkpoint, loop, loss, mode, module, tensor
+from nnlint.rules import checkpoint, distributed, legacy, loop, loss, mode, module, tensor
 
 BUILTIN: dict[str, tuple[str, bool, str]] = {
     **module.RULES,
@@ -20,6 +20,8 @@ BUILTIN: dict[str, tuple[str, bool, str]] = {
     **loop.RULES,
     **tensor.RULES,
     **loss.RULES,
+    **distributed.RULES,
+    **legacy.RULES,
 }
 
 
