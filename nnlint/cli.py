@@ -109,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "rule":
             return _rule_command(argv[1:], out)
+        if argv and argv[0] == "server":
+            from nnlint.server import main as server_main  # pygls is imported there, never here
+
+            return server_main(argv[1:])
         if argv and argv[0] == "check":
             argv = argv[1:]
         args = _check_parser().parse_args(argv)
