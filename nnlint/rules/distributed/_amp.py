@@ -1,0 +1,142 @@
+"""The training steps of the loop rules, plus what a GradScaler does: `scaler.unscale_(opt)`,
+`scaler.step(opt)`, `scaler.update()` -- shared by NN701 and NN702 -- and where autocast is on
+(NN703).
+
+``AmpSteps`` is the loop rules' ``TrainingSteps`` (same layout, same same-file helper inlining,
+same "can this reach that within one iteration") with three more event kinds for the calls of a
+known GradScaler (see ``_values.Values.scaler_state``), and one for a scaler handed to code nnlint
+cannot see (which may unscale or update it). A scaler's step is recorded as SCALER_STEP, not as
+the loop rules' optimizer step, so "stepped through the scaler" and "stepped directly" differ.
+The scaler's name travels in ``Event.names`` (translated through helpers like every name there).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from nnlint.flow import FunctionFlow
+from nnlint.names import dotted_name
+from nnlint.rules.distributed._values import AUTOCAST, AUTOCAST_CONTEXTS, ON, Values, values
+from nnlint.rules.loop._steps import BACKWARD, Event, Item, Layout, TrainingSteps
+
+if TYPE_CHECKING:
+    from nnlint.context import FileContext
+
+UNSCALE = "scaler-unscale"
+SCALER_STEP = "scaler-step"
+SCALER_UPDATE = "scaler-update"
+SCALER_HANDED = "scaler-handed"  # given to code nnlint cannot see
+_SCALER_METHODS = {"unscale_": UNSCALE, "step": SCALER_STEP, "update": SCALER_UPDATE}
+# Calls that read a scaler without changing it.
+_NEUTRAL = frozenset("print len str repr isinstance type id hasattr getattr".split())
+
+
+class AmpSteps(TrainingSteps):
+    def __init__(self, ctx: FileContext) -> None:
+        super().__init__(ctx)
+        self.values: Values = values(ctx)
+        self._autocast: dict[int, frozenset[int]] = {}
+
+    def _call_events(self, flow: FunctionFlow, layout: Layout, item: Item, call: cst.Call) -> list[Event]:
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _SCALER_METHODS:
+            receiver = dotted_name(func.value)
+            if receiver is not None and self.values.scaler_state(flow, receiver) == ON:
+                kind = _SCALER_METHODS[func.attr.value]
+                positional = [a for a in call.args if a.keyword is None and not a.star]
+                optimizer = dotted_name(positional[0].value) if positional else None
+                text = f"{receiver}.{func.attr.value}({optimizer or ('...' if call.args else '')})"
+                return [self._event(kind, item, text, key=optimizer, names=frozenset({receiver}))]
+        events = super()._call_events(flow, layout, item, call)
+        method = func.attr.value if isinstance(func, cst.Attribute) else None
+        if (dotted_name(func) or "") in _NEUTRAL or self._callee(flow, layout, call, method, None) is not None:
+            return events
+        for arg in call.args:
+            key = dotted_name(arg.value)
+            if key is not None and self.values.scaler_state(flow, key) == ON:
+                events.append(self._event(SCALER_HANDED, item, f"{dotted_name(func) or '...'}(...)", names=frozenset({key})))
+        return events
+
+    def backward_scaler(self, flow: FunctionFlow, event: Event) -> str | None:
+        """The scaler of a `scaler.scale(loss).backward()` (scaling on), else None."""
+        if event.kind != BACKWARD:
+            return None
+        for name in sorted(event.names):
+            if name.endswith(".scale"):
+                scaler = name[: -len(".scale")]
+                if self.values.scaler_state(flow, scaler) == ON:
+                    return scaler
+        return None
+
+    # -- autocast ----------------------------------------------------------------------------
+
+    def autocast_nodes(self, flow: FunctionFlow) -> frozenset[int]:
+        """id() of every node of ``flow`` that runs with autocast on: inside a `with` whose
+        context is an autocast (or a name holding one) not switched off by a literal
+        `enabled=False`, or anywhere in a function decorated with one. Nested functions and
+        classes are theirs."""
+        key = id(flow.node)
+        found = self._autocast.get(key)
+        if found is None:
+            collector = _AutocastRegions(self, flow)
+            if isinstance(flow.node, cst.FunctionDef) and any(
+                collector.switches(d.decorator) is True for d in flow.node.decorators
+            ):
+                collector.depth = 1
+            flow.node.visit(collector)
+            found = self._autocast[key] = frozenset(collector.inside)
+        return found
+
+
+class _AutocastRegions(cst.CSTVisitor):
+    def __init__(self, steps: AmpSteps, flow: FunctionFlow) -> None:
+        self.steps = steps
+        self.flow = flow
+        self.depth = 0  # > 0: autocast on
+        self.stack: list[int] = []  # the depth each `with` restores
+        self.inside: set[int] = set()
+
+    def switches(self, node: cst.BaseExpression) -> bool | None:
+        """True: turns autocast on; False: turns it off; None: no autocast."""
+        values = self.steps.values
+        held = [h.call for h in values.held_by_expression(self.flow, node) if h.kind == AUTOCAST]
+        written = node if isinstance(node, cst.Call) else None
+        if not held and isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
+            # `autocast = torch.cuda.amp.autocast` ... `with autocast():`
+            for _, value in values.assigned_values(self.flow, node.func.value):
+                if value is not None and self.steps.ctx.qualified_name(value) in AUTOCAST_CONTEXTS:
+                    held = [node]
+        if not held:
+            return None
+        # `enabled=False` written at the `with`, or in the call a name was bound to.
+        return not any(_switched_off(call) for call in (written, *held) if call is not None)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)) and node is not self.flow.node:
+            return False
+        if self.depth > 0:
+            self.inside.add(id(node))
+        return super().on_visit(node)
+
+    def visit_With(self, node: cst.With) -> None:
+        self.stack.append(self.depth)
+        for item in node.items:
+            verdict = self.switches(item.item)
+            if verdict is True:
+                self.depth += 1
+            elif verdict is False:
+                self.depth = 0
+
+    def leave_With(self, original_node: cst.With) -> None:
+        self.depth = self.stack.pop()
+
+
+def _switched_off(call: cst.Call) -> bool:
+    enabled = next((a for a in call.args if a.keyword is not None and a.keyword.value == "enabled"), None)
+    return enabled is not None and isinstance(enabled.value, cst.Name) and enabled.value.value == "False"
+
+
+def amp_steps(ctx: FileContext) -> AmpSteps:
+    return ctx.shared(AmpSteps)

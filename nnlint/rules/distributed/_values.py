@@ -1,0 +1,337 @@
+"""What a name holds, for the NN7xx rules: a GradScaler (and whether it is switched off), an
+autocast context, a DistributedSampler, a DataLoader drawing from one, a DDP / DataParallel
+wrapper.
+
+Values come from constructors resolved through the file's imports (``GradScaler`` however it was
+imported, ``DDP`` as an alias of ``DistributedDataParallel``), followed through plain aliases
+(``scaler = self.scaler``) and conditional expressions (``DDP(m) if distributed else m``: the
+name *may* hold the wrapper, which is what the bug needs). Where a name is looked up:
+
+- its assignments in the function being analysed;
+- for ``self.x``: the assignments of every method of the class (``__init__`` included);
+- for a plain name the function neither assigns nor takes as a parameter: the module-level script
+  code (``if __name__ == "__main__":`` blocks are module-level code);
+- a parameter's annotation (``scaler: GradScaler``).
+
+Policy for what none of these shows: only a GradScaler may be known by its name alone
+(``scaler``, ``grad_scaler``, ``self.loss_scaler``: ``kind_by_name`` of the loop rules), and only
+when no assignment builds it from a class nnlint does not know (timm's ``NativeScaler`` and MAE's
+``NativeScalerWithGradNormCount`` are callables with another API). Samplers, loaders and wrappers
+must be seen being built: the rules about them stay silent otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from nnlint.flow import AssignEvent, CallEvent, FunctionFlow, methods_of
+from nnlint.names import dotted_name
+from nnlint.patterns import keyword, same_file_relatives
+from nnlint.rules.loop._steps import SCALER, kind_by_name
+
+if TYPE_CHECKING:
+    from nnlint.context import FileContext
+
+AUTOCAST, SAMPLER, LOADER, WRAPPER = "autocast", "distributed-sampler", "data-loader", "ddp-wrapper"
+
+SCALER_CLASSES = frozenset(
+    {
+        "torch.GradScaler",
+        "torch.amp.GradScaler",
+        "torch.amp.grad_scaler.GradScaler",
+        "torch.cuda.amp.GradScaler",
+        "torch.cuda.amp.grad_scaler.GradScaler",
+        "torch.cpu.amp.GradScaler",
+        "torch.cpu.amp.grad_scaler.GradScaler",
+        "torch.distributed.fsdp.sharded_grad_scaler.ShardedGradScaler",
+    }
+)
+AUTOCAST_CONTEXTS = frozenset(
+    {
+        "torch.autocast",
+        "torch.amp.autocast",
+        "torch.amp.autocast_mode.autocast",
+        "torch.cuda.amp.autocast",
+        "torch.cuda.amp.autocast_mode.autocast",
+        "torch.cpu.amp.autocast",
+        "torch.cpu.amp.autocast_mode.autocast",
+    }
+)
+SAMPLER_CLASSES = frozenset(
+    {
+        "torch.utils.data.DistributedSampler",
+        "torch.utils.data.distributed.DistributedSampler",
+    }
+)
+LOADER_CLASSES = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
+WRAPPER_CLASSES = frozenset(
+    {
+        "torch.nn.DataParallel",
+        "torch.nn.parallel.DataParallel",
+        "torch.nn.parallel.data_parallel.DataParallel",
+        "torch.nn.parallel.DistributedDataParallel",
+        "torch.nn.parallel.distributed.DistributedDataParallel",
+    }
+)
+_KIND_OF_CLASS = {
+    **dict.fromkeys(SCALER_CLASSES, SCALER),
+    **dict.fromkeys(AUTOCAST_CONTEXTS, AUTOCAST),
+    **dict.fromkeys(SAMPLER_CLASSES, SAMPLER),
+    **dict.fromkeys(LOADER_CLASSES, LOADER),
+    **dict.fromkeys(WRAPPER_CLASSES, WRAPPER),
+}
+# Methods that return the object they are called on (`DDP(model).cuda()` is still the wrapper).
+_SELF_RETURNING = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval"})
+
+ON, OFF = "on", "off"  # a scaler's state: scaling, or built with a literal `enabled=False`
+
+
+@dataclass(frozen=True)
+class Held:
+    """One construction a name may hold: the kind, and the constructing call."""
+
+    kind: str
+    call: cst.Call
+
+
+def _literal_false(node: cst.BaseExpression | None) -> bool:
+    return isinstance(node, cst.Name) and node.value == "False"
+
+
+def _strip_self_returning(node: cst.BaseExpression) -> cst.BaseExpression:
+    while (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value in _SELF_RETURNING
+        and isinstance(node.func.value, cst.Call)
+    ):
+        node = node.func.value
+    return node
+
+
+class Values:
+    """Per file: what names hold (see the module docstring). Shared by the NN7xx rules."""
+
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self._memo: dict[tuple[int, str], tuple[Held, ...]] = {}
+        self._assignments: dict[int, dict[str, list[tuple[int, cst.BaseExpression | None]]]] = {}
+        self._params: dict[int, set[str]] = {}
+
+    # -- expressions -------------------------------------------------------------------------
+
+    def kind_of_call(self, node: cst.BaseExpression) -> tuple[str, cst.Call] | None:
+        """(kind, call) when ``node`` builds one of the values this module knows."""
+        node = _strip_self_returning(node)
+        if not isinstance(node, cst.Call):
+            return None
+        name = self.ctx.qualified_name(node.func)
+        kind = _KIND_OF_CLASS.get(name or "")
+        return (kind, node) if kind is not None else None
+
+    def held_by_expression(self, flow: FunctionFlow, node: cst.BaseExpression, depth: int = 0) -> tuple[Held, ...]:
+        """What an expression may evaluate to: a construction, a name holding one, either arm
+        of a conditional expression."""
+        if depth > 8:
+            return ()
+        if isinstance(node, cst.IfExp):
+            return self.held_by_expression(flow, node.body, depth + 1) + self.held_by_expression(flow, node.orelse, depth + 1)
+        found = self.kind_of_call(node)
+        if found is not None:
+            return (Held(*found),)
+        key = dotted_name(node)
+        if key is not None:
+            return self.holds(flow, key, depth + 1)
+        return ()
+
+    # -- names -------------------------------------------------------------------------------
+
+    def holds(self, flow: FunctionFlow, key: str, depth: int = 0) -> tuple[Held, ...]:
+        """Every construction ``key`` may hold in ``flow`` (empty: nothing known)."""
+        memo = (id(flow.node), key)
+        if memo in self._memo:
+            return self._memo[memo]
+        self._memo[memo] = ()  # guards `a = b; b = a`
+        found: list[Held] = []
+        for source_flow, value in self.assigned_values(flow, key):
+            if value is not None:
+                found.extend(self.held_by_expression(source_flow, value, depth))
+        result = tuple(found)
+        self._memo[memo] = result
+        return result
+
+    def assigned_values(self, flow: FunctionFlow, key: str) -> Iterator[tuple[FunctionFlow, cst.BaseExpression | None]]:
+        """(flow, value) of every assignment to ``key`` that ``flow`` can see."""
+        for source in self.sources(flow, key):
+            for _, value in self.assignments(source).get(key, ()):
+                yield source, value
+
+    def sources(self, flow: FunctionFlow, key: str) -> list[FunctionFlow]:
+        """The flows whose assignments to ``key`` are visible in ``flow``."""
+        module_flow = self.ctx.flows[0]
+        if key.startswith("self.") and flow.owner is not None:
+            return [m for owner in same_file_relatives(self.ctx, flow.owner) for m in methods_of(self.ctx, owner).values()]
+        head = key.partition(".")[0]
+        if flow is module_flow:
+            return [module_flow]
+        if head in self.assignments(flow) or head in self.params(flow):
+            return [flow]
+        return [module_flow]
+
+    def assignments(self, flow: FunctionFlow) -> dict[str, list[tuple[int, cst.BaseExpression | None]]]:
+        """Dotted target -> [(event index, value)] in ``flow`` (tuple targets get no value)."""
+        key = id(flow.node)
+        table = self._assignments.get(key)
+        if table is None:
+            table = {}
+            for index, event in enumerate(flow.events):
+                if isinstance(event, AssignEvent):
+                    single = len(event.targets) == 1 and not isinstance(event.node, cst.AugAssign)
+                    for target in event.targets:
+                        table.setdefault(target, []).append((index, event.value if single else None))
+            for name in _tuple_targets(flow):
+                table.setdefault(name, []).append((-1, None))
+            self._assignments[key] = table
+        return table
+
+    def params(self, flow: FunctionFlow) -> set[str]:
+        key = id(flow.node)
+        names = self._params.get(key)
+        if names is None:
+            names = set()
+            if isinstance(flow.node, cst.FunctionDef):
+                params = flow.node.params
+                names = {p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)}
+            self._params[key] = names
+        return names
+
+    def annotation(self, flow: FunctionFlow, key: str) -> str | None:
+        if not isinstance(flow.node, cst.FunctionDef):
+            return None
+        params = flow.node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if param.name.value == key and param.annotation is not None:
+                return self.ctx.qualified_name(param.annotation.annotation)
+        return None
+
+    def value_at(self, flow: FunctionFlow, key: str, event_index: int) -> tuple[Held, ...] | None:
+        """What a local ``key`` holds at ``flow.events[event_index]``: its last assignment before
+        that point decides (None when ``flow`` does not assign it: see :meth:`holds`)."""
+        if key.startswith("self.") or key not in self.assignments(flow):
+            return None
+        before = [value for index, value in self.assignments(flow)[key] if index < event_index]
+        if not before:
+            return None
+        last = before[-1]
+        return self.held_by_expression(flow, last) if last is not None else ()
+
+    # -- GradScaler --------------------------------------------------------------------------
+
+    def scaler_state(self, flow: FunctionFlow, key: str) -> str | None:
+        """ON when ``key`` holds a GradScaler that may scale, OFF when every construction of it
+        passes a literal `enabled=False`, None when it is not known to be a GradScaler."""
+        held = [h for h in self.holds(flow, key) if h.kind == SCALER]
+        if held:
+            off = all(_literal_false(_enabled(h.call)) for h in held)
+            return OFF if off else ON
+        annotation = self.annotation(flow, key)
+        if annotation is not None:
+            return ON if annotation in SCALER_CLASSES else None
+        if kind_by_name(key) != SCALER:
+            return None
+        # Known by name only: not when some visible assignment builds it from another class.
+        for source, value in self.assigned_values(flow, key):
+            if value is None:
+                continue
+            inner = value.body if isinstance(value, cst.IfExp) else value
+            if isinstance(_strip_self_returning(inner), cst.Call):
+                return None
+        return ON
+
+    # -- DistributedSampler / DataLoader -----------------------------------------------------
+
+    def distributed_sampler(self, flow: FunctionFlow, node: cst.BaseExpression) -> cst.Call | None:
+        """The `DistributedSampler(...)` call ``node`` may hold when it shuffles (not built with a
+        literal `shuffle=False`), else None."""
+        for held in self.held_by_expression(flow, node):
+            if held.kind == SAMPLER:
+                shuffle = keyword(held.call, "shuffle")
+                if shuffle is None or not _literal_false(shuffle.value):
+                    return held.call
+        return None
+
+    def loader_sampler(self, flow: FunctionFlow, node: cst.BaseExpression) -> cst.Call | None:
+        """For a DataLoader (built in ``node`` or held by the name ``node``): the shuffling
+        DistributedSampler it draws from, when one is visible."""
+        for held in self.held_by_expression(flow, node):
+            if held.kind == LOADER:
+                sampler = keyword(held.call, "sampler")
+                if sampler is not None:
+                    origin = self._flow_of_call(flow, held.call)
+                    found = self.distributed_sampler(origin, sampler.value)
+                    if found is not None:
+                        return found
+            elif held.kind == SAMPLER:
+                found = self.distributed_sampler(flow, node)
+                if found is not None:
+                    return found
+        return None
+
+    def _flow_of_call(self, flow: FunctionFlow, call: cst.Call) -> FunctionFlow:
+        """The flow whose code contains ``call`` (so the sampler's name is looked up there)."""
+        for candidate in (flow, *self.ctx.flows):
+            if any(isinstance(e, CallEvent) and e.node is call for e in candidate.events):
+                return candidate
+        return flow
+
+    # -- DDP / DataParallel ------------------------------------------------------------------
+
+    def is_wrapper(self, flow: FunctionFlow, key: str, event_index: int | None = None) -> bool:
+        """Whether ``key`` may hold a DDP / DataParallel wrapper (at ``flow.events[event_index]``
+        for a local name, when given)."""
+        if event_index is not None:
+            local = self.value_at(flow, key, event_index)
+            if local is not None:
+                return any(h.kind == WRAPPER for h in local)
+        return any(h.kind == WRAPPER for h in self.holds(flow, key))
+
+
+def _enabled(call: cst.Call) -> cst.BaseExpression | None:
+    found = keyword(call, "enabled")
+    return found.value if found is not None else None
+
+
+def _tuple_targets(flow: FunctionFlow) -> Iterable[str]:
+    """Names bound by tuple unpacking (`model, opt = accelerator.prepare(...)`), which the flow's
+    events leave out: their value is unknown, but they are local."""
+    found: list[str] = []
+
+    class _Targets(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is flow.node
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            if isinstance(node.target, (cst.Tuple, cst.List)):
+                for element in node.target.elements:
+                    name = dotted_name(element.value)
+                    if name is not None:
+                        found.append(name)
+
+        def visit_For(self, node: cst.For) -> None:
+            name = dotted_name(node.target)
+            if name is not None:
+                found.append(name)
+
+    flow.node.visit(_Targets())
+    return found
+
+
+def values(ctx: FileContext) -> Values:
+    return ctx.shared(Values)
