@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -39,6 +40,7 @@ class Settings:
     jobs: int | None = None
     cache_dir: str | None = None
     extend_module_bases: tuple[str, ...] = ()
+    torch_version: str | None = None  # "2.4": NN8xx deprecation findings as of that release; None: current
     # Where the settings came from (not part of the hash: moving the file changes nothing).
     config_path: str | None = field(default=None, compare=False)
     project_root: str = field(default=".", compare=False)
@@ -133,12 +135,23 @@ def settings_from_table(path: Path, table: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(value, str):
                 raise ConfigError(f"{path}: [tool.nnlint] cache-dir = {value!r}: expected a path")
             values["cache_dir"] = str((path.parent / value))
+        elif key == "torch-version":
+            values["torch_version"] = _torch_version(path, value)
         elif key in _PLUGIN_KEYS:
             continue
         else:
-            known = ", ".join(sorted([*_LIST_KEYS, *_BOOL_KEYS, "per-file-ignores", "output-format", "jobs", "cache-dir", *_PLUGIN_KEYS]))
+            known = ", ".join(sorted([*_LIST_KEYS, *_BOOL_KEYS, "per-file-ignores", "output-format", "jobs", "cache-dir", "torch-version", *_PLUGIN_KEYS]))
             raise ConfigError(f"{path}: [tool.nnlint] unknown key {key!r} (known keys: {known})")
     return values
+
+
+def _torch_version(path: Path, value: object) -> str:
+    """``"2.4"`` or ``"2.4.1"``: the torch release whose deprecations NN802 reports."""
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]+\.[0-9]+(\.[0-9]+)?", value.strip()):
+        raise ConfigError(
+            f"{path}: [tool.nnlint] torch-version = {value!r}: expected a torch release as a string, like \"2.4\""
+        )
+    return value.strip()
 
 
 def load_settings(config: Path | None, isolated: bool = False, start: Path | None = None) -> Settings:
