@@ -1,6 +1,11 @@
 """NN7xx: mixed precision and distributed training. code -> (name, on by default, "module:Class")."""
 
 RULES: dict[str, tuple[str, bool, str]] = {
+    "NN701": (
+        "grad-clip-before-unscale",
+        True,
+        "nnlint.rules.distributed.grad_clip_before_unscale:GradClipBeforeUnscale",
+    ),
     "NN703": (
         "backward-inside-autocast",
         True,
