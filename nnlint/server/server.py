@@ -30,8 +30,12 @@ DEFAULT_DEBOUNCE_S = 0.025
 CONFIG_FILE = "pyproject.toml"
 WATCHERS = ("**/pyproject.toml", "**/*.py", "**/*.pyi")
 
+# Python cells of every kind of notebook ("*"). Written with a notebook filter, not cells alone:
+# lsprotocol (2025.0.0) cannot read a cells-only selector back, so pygls-based clients would fail.
 NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
-    notebook_selector=[types.NotebookDocumentFilterWithCells(cells=[types.NotebookCellLanguage(language="python")])],
+    notebook_selector=[
+        types.NotebookDocumentFilterWithNotebook(notebook="*", cells=[types.NotebookCellLanguage(language="python")])
+    ],
     save=True,
 )
 
