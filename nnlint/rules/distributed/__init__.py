@@ -6,6 +6,7 @@ RULES: dict[str, tuple[str, bool, str]] = {
         True,
         "nnlint.rules.distributed.grad_clip_before_unscale:GradClipBeforeUnscale",
     ),
+    "NN702": ("scaler-step-bypassed", True, "nnlint.rules.distributed.scaler_step_bypassed:ScalerStepBypassed"),
     "NN703": (
         "backward-inside-autocast",
         True,

@@ -133,6 +133,28 @@ class _AutocastRegions(cst.CSTVisitor):
         self.depth = self.stack.pop()
 
 
+def scaler_absent(event: Event, scaler: str) -> bool:
+    """Whether ``event`` sits in the arm of an `if` that runs when ``scaler`` is None or falsy
+    (`if scaler is not None: ... else: <here>`, `if scaler is None: <here>`, `if not scaler:`)."""
+    for node, arm in event.path:
+        if not isinstance(node, cst.If):
+            continue
+        test, present_arm = node.test, 0
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            test, present_arm = test.expression, 1
+        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+            target = test.comparisons[0]
+            if isinstance(target.comparator, cst.Name) and target.comparator.value == "None":
+                if isinstance(target.operator, cst.Is):
+                    present_arm = 1 - present_arm
+                elif not isinstance(target.operator, cst.IsNot):
+                    continue
+                test = test.left
+        if dotted_name(test) == scaler and arm != present_arm:
+            return True
+    return False
+
+
 def _switched_off(call: cst.Call) -> bool:
     enabled = next((a for a in call.args if a.keyword is not None and a.keyword.value == "enabled"), None)
     return enabled is not None and isinstance(enabled.value, cst.Name) and enabled.value.value == "False"

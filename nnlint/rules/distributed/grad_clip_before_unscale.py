@@ -3,9 +3,8 @@ from __future__ import annotations
 import libcst as cst
 
 from nnlint.flow import FunctionFlow
-from nnlint.names import dotted_name
 from nnlint.rule import Invalid, NodeFix, Rule
-from nnlint.rules.distributed._amp import SCALER_HANDED, SCALER_STEP, UNSCALE, AmpSteps, amp_steps
+from nnlint.rules.distributed._amp import SCALER_HANDED, SCALER_STEP, UNSCALE, AmpSteps, amp_steps, scaler_absent
 from nnlint.rules.loop._steps import CLIP, OPT_STEP, Event, innermost_loop
 
 
@@ -107,7 +106,7 @@ class GradClipBeforeUnscale(Rule):
             scaler = steps.backward_scaler(flow, backward)
             between = [e for e in around if e.order > backward.order]
             unscaled = {e.key for e in between if e.kind == UNSCALE and scaler in e.names}
-            if scaler is None or _scaler_absent(clip, scaler):
+            if scaler is None or scaler_absent(clip, scaler):
                 continue  # `if scaler is not None: ... else: clip(...)`: no scaling on that path
             if any(e.kind == SCALER_HANDED and scaler in e.names for e in between):
                 continue  # code nnlint cannot see may unscale
@@ -154,28 +153,6 @@ class GradClipBeforeUnscale(Rule):
             "unsafe",
             ((statement, f"{scaler}.unscale_({optimizer})\n{code.strip()}"),),
         )
-
-
-def _scaler_absent(clip: Event, scaler: str) -> bool:
-    """Whether ``clip`` sits in the arm of an `if` that runs when ``scaler`` is None or falsy
-    (`if scaler is not None: ... else: <here>`, `if scaler is None: <here>`, `if not scaler:`)."""
-    for node, arm in clip.path:
-        if not isinstance(node, cst.If):
-            continue
-        test, present_arm = node.test, 0
-        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-            test, present_arm = test.expression, 1
-        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
-            target = test.comparisons[0]
-            if isinstance(target.comparator, cst.Name) and target.comparator.value == "None":
-                if isinstance(target.operator, cst.Is):
-                    present_arm = 1 - present_arm
-                elif not isinstance(target.operator, cst.IsNot):
-                    continue
-                test = test.left
-        if dotted_name(test) == scaler and arm != present_arm:
-            return True
-    return False
 
 
 def _own_statement(root: cst.CSTNode, call: cst.CSTNode) -> cst.BaseSmallStatement | None:
