@@ -110,12 +110,17 @@ def editor_capabilities() -> types.ClientCapabilities:
     return capabilities
 
 
-async def start_editor(root: Path, command: list[str] | None = None, options: dict | None = None) -> Editor:
+async def start_editor(
+    root: Path,
+    command: list[str] | None = None,
+    options: dict | None = None,
+    capabilities: types.ClientCapabilities | None = None,
+) -> Editor:
     client = make_editor()
     await client.start_io(*(command or SERVER), cwd=str(root))
     await client.initialize_session(
         types.InitializeParams(
-            capabilities=editor_capabilities(),
+            capabilities=capabilities or editor_capabilities(),
             root_uri=root.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
             initialization_options={"debounceMs": 10, **(options or {})},
