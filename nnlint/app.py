@@ -177,11 +177,10 @@ def run_check(options: CheckOptions, out: IO[str], err: IO[str]) -> int:
 
 def _lint_stdin(options, settings, registry, warnings):  # type: ignore[no-untyped-def]
     from nnlint.discovery import _Excluder
+    from nnlint.fixing import fix_source, write_source
     from nnlint.runner import FileLinter
-    from nnlint.sources import SourceError, decode
-
-    from nnlint.fixing import fix_notebook, fix_source, write_source
-    from nnlint.notebooks import lint_notebook_text
+    from nnlint.sources import SourceError
+    from nnlint.workspace import source_for
 
     path = options.stdin_filename or "-"
     mode = options.fix_mode()
@@ -194,16 +193,8 @@ def _lint_stdin(options, settings, registry, warnings):  # type: ignore[no-untyp
     linter = FileLinter(settings, registry, [Path.cwd()])
     module_path = Path(path) if options.stdin_filename else None
     try:
-        source = decode(data)
-        if mode.apply:
-            if path.endswith(".ipynb"):
-                result = fix_notebook(linter, source.text, source.encoding, path, mode)
-            else:
-                result = fix_source(linter, source.text, source.encoding, path, module_path, mode)
-        elif path.endswith(".ipynb"):
-            result = lint_notebook_text(linter, source.text, path)
-        else:
-            result = linter.lint_text(source.text, path, module_path)
+        source = source_for(path, data, module_path)
+        result = fix_source(linter, source, mode) if mode.apply else linter.lint_source(source)
     except SourceError as exc:  # not decodable, or a notebook that is not valid notebook JSON
         if mode.write:
             write_source(sys.stdout, data)  # the buffer comes back unchanged
@@ -211,7 +202,7 @@ def _lint_stdin(options, settings, registry, warnings):  # type: ignore[no-untyp
     if mode.apply and mode.write:
         write_source(sys.stdout, result.new_data if result.new_data is not None else data)
     warnings.extend(linter.warnings)
-    return [result], 1, {path: source.text}
+    return [result], 1, {path: source.content()}
 
 
 def _lint_files(options, settings, registry, warnings, out):  # type: ignore[no-untyped-def]

@@ -57,21 +57,6 @@ class Scope:
         return f"{target}.{rest}" if rest else target
 
 
-_code_of_file: dict[str, CodeSummary | None] = {}  # path -> summary, once per process
-
-
-def _code_of(path: str) -> CodeSummary | None:
-    if path not in _code_of_file:
-        try:
-            with open(path, "rb") as handle:
-                text = handle.read().decode("utf-8")
-        except (OSError, UnicodeDecodeError):
-            _code_of_file[path] = None
-        else:
-            _code_of_file[path] = summarise_code(text)
-    return _code_of_file[path]
-
-
 class ProjectClasses:
     """Per linted file: answers about Module classes and helpers wherever they are defined."""
 
@@ -102,7 +87,7 @@ class ProjectClasses:
             return None
         summary, name = found
         origin = self.hierarchy.origin(summary.module)
-        code = _code_of(origin) if origin is not None else None
+        code = self.hierarchy.memo("code", origin, summarise_code) if origin is not None else None
         if code is None:
             return None
         return Scope(summary.module, summary.aliases, frozenset(summary.class_bases), code), name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import libcst as cst
 
@@ -12,8 +12,8 @@ from nnlint.project import ClassHierarchy
 from nnlint.semantic import ClassInfo, FileFacts
 
 if TYPE_CHECKING:
-    from nnlint.flow import FunctionFlow
-    from nnlint.rule import NodeFix, Rule
+    from nnlint.findings import NodeFix
+    from nnlint.flow_events import FunctionFlow
 
 # Nodes whose entry and exit the engine tracks, so rules can ask where they are.
 SCOPE_TYPES: frozenset[type[cst.CSTNode]] = frozenset({cst.ClassDef, cst.FunctionDef, cst.Lambda})
@@ -26,9 +26,16 @@ TRACKED_TYPES = SCOPE_TYPES | BLOCK_TYPES | STATEMENT_TYPES
 T = TypeVar("T")
 
 
+class ReportingRule(Protocol):
+    """What the context and the engine need of the rule behind a finding (nnlint.rule.Rule)."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+
+
 @dataclass
 class RawFinding:
-    rule: Rule
+    rule: ReportingRule
     node: cst.CSTNode
     statement: cst.CSTNode | None
     message: str
@@ -96,7 +103,7 @@ class FileContext:
         elif node_type in STATEMENT_TYPES:
             self.statements.pop()
 
-    def add_finding(self, rule: Rule, node: cst.CSTNode, message: str, fix: NodeFix | None) -> None:
+    def add_finding(self, rule: ReportingRule, node: cst.CSTNode, message: str, fix: NodeFix | None) -> None:
         statement = self.statements[-1] if self.statements else None
         self.raw_findings.append(RawFinding(rule, node, statement, message, fix))
 

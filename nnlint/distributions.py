@@ -16,6 +16,7 @@ import re
 import sys
 from importlib.machinery import PathFinder
 
+RULE_PACK_GROUP = "nnlint"  # the entry-point group rule packs register in
 _METADATA_SUFFIXES = (".dist-info", ".egg-info")
 
 

@@ -1,8 +1,13 @@
-"""The values that flow from the engine to the reports: findings, fixes and per-file results."""
+"""The values that flow from the rules to the engine (NodeFix) and from the engine to the reports:
+findings, fixes and per-file results."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 
 @dataclass(frozen=True)
@@ -14,6 +19,17 @@ class Edit:
     end_line: int
     end_column: int
     content: str
+
+
+@dataclass(frozen=True)
+class NodeFix:
+    """A fix as a rule expresses it: replace nodes by new nodes (or source text), and add the
+    imports the new code needs (``"import copy"``). The engine turns it into text edits."""
+
+    description: str
+    applicability: str  # "safe" or "unsafe"
+    replacements: tuple[tuple[cst.CSTNode, cst.CSTNode | str], ...]
+    imports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ import libcst as cst
 
 from nnlint.findings import Edit, Finding, Fix
 from nnlint.positions import Range
+from nnlint.sources import split_lines
 from nnlint.rule import NodeFix
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _BARE_LF = re.compile(r"(?<!\r)\n")
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
 
@@ -394,11 +394,6 @@ def import_edits(module: cst.Module, imports: Sequence[str]) -> list[Edit]:
         line, before, after = _placement(top, new, newline)
         by_line.setdefault(line, []).append(f"{before}{text.strip()}{newline}{after}")
     return [Edit(line, 1, line, 1, "".join(parts)) for line, parts in sorted(by_line.items())]
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines with their endings, broken where Python breaks them (not at form feeds)."""
-    return _LINE.findall(text)
 
 
 # -- applying ----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -27,10 +27,10 @@ from nnlint.findings import FileError, FileResult, Finding, Fix
 from nnlint.report import Report
 
 if TYPE_CHECKING:
-    from nnlint.notebooks import Notebook
     from nnlint.registry import Registry
     from nnlint.runner import FileLinter
     from nnlint.settings import Settings
+    from nnlint.sources import Source
 
 MAX_ROUNDS = 10
 BUG_HINT = "this is a bug in nnlint; please report it with the file that triggers it"
@@ -172,48 +172,38 @@ def encode(text: str, encoding: str) -> bytes:
     return text.encode(encoding)
 
 
-def unified_diff(before: str, after: str, path: str) -> str:
-    import difflib  # imported only for --diff: every lint run imports this module for its report
-
-    from nnlint.fixes import split_lines
-
-    lines = difflib.unified_diff(split_lines(before), split_lines(after), fromfile=path, tofile=path)
-    out = []
-    for line in lines:
-        if not line.endswith(("\n", "\r")):
-            line += "\n\\ No newline at end of file\n"
-        out.append(line)
-    return "".join(out)
-
-
-def fix_source(
-    linter: FileLinter, text: str, encoding: str, path: str, module_path: Path | None, mode: FixMode
-) -> FixedFile:
-    """The fix loop for one decoded source, packed into a FixedFile."""
-    outcome = fix_text(text, path, lambda t: linter.lint_text(t, path, module_path), mode.applies)
-    result = outcome.result
-    fixed = FixedFile(path, list(result.findings), list(result.errors), list(result.warnings))
-    if outcome.failure is not None:
-        fixed.errors.append(outcome.failure)
+def fix_source(linter: FileLinter, source: Source, mode: FixMode) -> FixedFile:
+    """The fix loop for one Source (a file, a notebook, stdin): fixes are applied to its Python
+    text; findings, the new content and the diff come back in the source's own terms."""
+    path = source.path
+    outcome = fix_text(source.text, path, lambda t: linter.lint_text(t, path, source.module_path), mode.applies)
+    if outcome.failure is not None or outcome.text == source.text:
+        located = source.locate(outcome.result)
+        fixed = FixedFile(path, list(located.findings), list(located.errors), list(located.warnings))
+        if outcome.failure is not None:
+            fixed.errors.append(outcome.failure)
         return fixed
-    if outcome.text == text:
-        return fixed
+    after = source.fixed(outcome.text)
+    result = outcome.result if after.text == outcome.text else linter.lint_text(after.text, path, source.module_path)
+    located = after.locate(result)
+    fixed = FixedFile(path, list(located.findings), list(located.errors), list(located.warnings))
     try:
-        fixed.new_data = encode(outcome.text, encoding)
+        fixed.new_data = encode(after.content(), source.encoding)
     except UnicodeEncodeError as exc:
         codes = ", ".join(sorted(outcome.applied))
         fixed.errors.append(
-            FileError(path, f"fix for {codes} adds {exc.object[exc.start:exc.end]!r}, which {encoding} cannot encode; the file was left unchanged", kind="fix")
+            FileError(path, f"fix for {codes} adds {exc.object[exc.start:exc.end]!r}, which {source.encoding} cannot encode; the file was left unchanged", kind="fix")
         )
-        fixed.findings = list(outcome.original.findings)
+        fixed.findings = list(source.locate(outcome.original).findings)
         return fixed
     fixed.applied = dict(outcome.applied)
-    fixed.diff = unified_diff(text, outcome.text, path)
+    fixed.diff = source.diff(after)
     return fixed
 
 
 def fix_path(linter: FileLinter, path: str, mode: FixMode) -> FixedFile:
-    from nnlint.sources import SourceError, decode
+    from nnlint.sources import SourceError
+    from nnlint.workspace import source_for
 
     try:
         with open(path, "rb") as handle:
@@ -224,40 +214,11 @@ def fix_path(linter: FileLinter, path: str, mode: FixMode) -> FixedFile:
     except OSError as exc:
         return FixedFile(path, errors=[FileError(path, f"cannot read: {exc.strerror or exc}", kind="io")])
     try:
-        source = decode(data)
-        if path.endswith(".ipynb"):
-            fixed = fix_notebook(linter, source.text, source.encoding, path, mode)
-        else:
-            fixed = fix_source(linter, source.text, source.encoding, path, Path(path), mode)
+        fixed = fix_source(linter, source_for(path, data, Path(path)), mode)
     except SourceError as exc:
         return FixedFile(path, errors=[exc.file_error(path)])
     fixed.read_stamp = (info.st_mtime_ns, info.st_size)
     return fixed
-
-
-def fix_notebook(linter: FileLinter, raw: str, encoding: str, path: str, mode: FixMode) -> FixedFile:
-    """Fix the code cells of a notebook (linted as one virtual module); findings in cell
-    coordinates; only the changed cells' sources are rewritten in the file."""
-    from nnlint.notebooks import Notebook
-
-    notebook = Notebook.from_text(raw, path)
-    virtual = fix_source(linter, notebook.text, "utf-8", path, Path(path), mode)
-    located = notebook.to_cell_locations(FileResult(path, virtual.findings, virtual.errors))
-    fixed = replace(virtual, findings=located.findings, errors=located.errors)
-    if virtual.new_data is None:
-        return fixed
-    new_raw = notebook.render(virtual.new_data.decode("utf-8"))
-    fixed.new_data = encode(new_raw, encoding)
-    changed = Notebook.from_text(new_raw, path)
-    fixed.diff = "".join(
-        unified_diff(_cell_text(notebook, cell.number), _cell_text(changed, cell.number), f"{path}:cell {cell.number}")
-        for cell in notebook.cells
-    )
-    return fixed
-
-
-def _cell_text(notebook: Notebook, number: int) -> str:
-    return "".join(line + "\n" for line in notebook.cell_lines(number))
 
 
 # -- writing -----------------------------------------------------------------------------------

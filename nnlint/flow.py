@@ -9,11 +9,11 @@ analyse the result when the module is left. Nested functions and classes get the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from nnlint.flow_events import AssignEvent, CallEvent, Event, FunctionFlow
 from nnlint.names import dotted_name
 
 if TYPE_CHECKING:
@@ -31,41 +31,10 @@ NO_GRAD_CONTEXTS = frozenset(
 )
 _SET_GRAD_ENABLED = frozenset({"torch.set_grad_enabled", "torch.autograd.set_grad_enabled"})
 
-
-@dataclass
-class CallEvent:
-    node: cst.Call
-    func: str | None  # raw dotted name of the callee (`model.eval`, `evaluate`)
-    receiver: str | None  # dotted receiver of a method call (`model` in `model.eval()`)
-    method: str | None
-    no_grad: bool  # gradients disabled here (with-block or decorator)
-    loops: tuple[cst.CSTNode, ...]  # enclosing for/while loops inside this function
-    branch_depth: int  # number of enclosing if/try blocks inside this function
-
-
-@dataclass
-class AssignEvent:
-    node: cst.CSTNode
-    targets: tuple[str, ...]  # dotted names assigned (`best`, `self.best`)
-    value: cst.BaseExpression | None
-    loops: tuple[cst.CSTNode, ...]
-    no_grad: bool
-
-
-Event = CallEvent | AssignEvent
-
-
-@dataclass
-class FunctionFlow:
-    node: cst.FunctionDef | cst.Module
-    name: str
-    params: list[str]
-    owner: ClassInfo | None  # the class when this is a method
-    no_grad: bool  # decorated with @torch.no_grad() / @torch.inference_mode()
-    events: list[Event] = field(default_factory=list)
-
-    def calls(self) -> list[CallEvent]:
-        return [event for event in self.events if isinstance(event, CallEvent)]
+# The event types live in flow_events (the context holds them); rules import them from here.
+__all__ = [
+    "NO_GRAD_CONTEXTS", "AssignEvent", "CallEvent", "Event", "FunctionFlow", "FlowCollector", "flows_by_name", "methods_of",
+]
 
 
 def _positional_params(node: cst.FunctionDef) -> list[str]:

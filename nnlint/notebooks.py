@@ -30,13 +30,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnlint.findings import Edit, FileResult, Finding, Fix
-from nnlint.sources import SourceError, read_source
+from nnlint.sources import Source, SourceError, read_source, unified_diff
 
 if TYPE_CHECKING:
     import libcst as cst
 
     from nnlint.context import FileContext
-    from nnlint.runner import FileLinter
 
 # Placeholder lines in the virtual module. Comments, so they never change what the code means.
 CELL_BOUNDARY = "# nnlint: next cell\n"
@@ -251,19 +250,38 @@ class FilePositions:
         return None if notebook is None else notebook.file_position(cell, line, column)
 
 
-def lint_notebook(linter: FileLinter, path: str) -> FileResult:
-    """Lint a notebook's code cells as one module; locations are in cell coordinates."""
-    try:
-        return lint_notebook_text(linter, read_source(path).text, path)
-    except SourceError as exc:
-        return FileResult(path, errors=[exc.file_error(path)])
+class NotebookSource(Source):
+    """A notebook as a Source: its code cells joined into one virtual module are what is linted;
+    findings map back to (cell, line, column) and fixed code goes back into the changed cells."""
+
+    def __init__(self, notebook: Notebook, encoding: str = "utf-8", module_path: Path | None = None) -> None:
+        super().__init__(notebook.path, notebook.text, encoding, module_path)
+        self.notebook = notebook
+
+    @classmethod
+    def from_text(cls, raw: str, path: str, encoding: str = "utf-8", module_path: Path | None = None) -> NotebookSource:
+        """Raises SourceError when ``raw`` is not a notebook."""
+        return cls(Notebook.from_text(raw, path), encoding, module_path)
+
+    def locate(self, result: FileResult) -> FileResult:
+        return self.notebook.to_cell_locations(result)
+
+    def fixed(self, text: str) -> NotebookSource:
+        return NotebookSource.from_text(self.notebook.render(text), self.path, self.encoding, self.module_path)
+
+    def content(self) -> str:
+        return self.notebook.raw
+
+    def diff(self, after: Source) -> str:
+        assert isinstance(after, NotebookSource)
+        return "".join(
+            unified_diff(_cell_text(self.notebook, cell.number), _cell_text(after.notebook, cell.number), f"{self.path}:cell {cell.number}")
+            for cell in self.notebook.cells
+        )
 
 
-def lint_notebook_text(linter: FileLinter, raw: str, path: str) -> FileResult:
-    """Like lint_notebook, for a notebook's text given directly (``--stdin-filename x.ipynb``);
-    raises SourceError when it is not a notebook."""
-    notebook = Notebook.from_text(raw, path)
-    return notebook.to_cell_locations(linter.lint_text(notebook.text, path, Path(path)))
+def _cell_text(notebook: Notebook, number: int) -> str:
+    return "".join(line + "\n" for line in notebook.cell_lines(number))
 
 
 def cell_source_lines(raw: str, cell: int) -> list[str]:

@@ -29,7 +29,7 @@ from typing import Any
 
 import pluggy
 
-from nnlint.registry import RULE_PACK_GROUP
+from nnlint.distributions import RULE_PACK_GROUP
 from nnlint.rule import Rule
 
 PROJECT = "nnlint"

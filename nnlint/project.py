@@ -27,13 +27,23 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from nnlint.semantic import ModuleSummary
 
 # Summarise a file on disk: (path, module name, is_package) -> summary, or None if unreadable.
 Summariser = Callable[[Path, str, bool], "ModuleSummary | None"]
+T = TypeVar("T")
+
+
+def _read_text_from_disk(path: str) -> str | None:
+    from nnlint.sources import SourceError, read_source
+
+    try:
+        return read_source(path).text
+    except SourceError:
+        return None
 
 _MAX_CHAIN = 50  # a deeper chain of re-exports or bases is a cycle in practice
 
@@ -182,6 +192,7 @@ class ClassHierarchy:
         *,
         known: Callable[[str], bool] | None = None,
         site_packages: bool = True,
+        read_text: Callable[[str], str | None] | None = None,
     ) -> None:
         if known is None:
             from nnlint.names import is_torch_module_name as known
@@ -202,6 +213,10 @@ class ClassHierarchy:
         self._private: ModuleSummary | None = None
         self._consulted: set[str] = set()
         self._project_packages: dict[str, bool] = {}  # top-level package -> under the roots?
+        # How other files' text is read (the linter's Workspace: open editor buffers, then disk),
+        # and what was made of it for the project model (nnlint/classes.py), per file.
+        self._read_text = read_text or _read_text_from_disk
+        self._file_memos: dict[str, dict[str, object]] = {}
         for root in roots:
             self.add_root(root)
 
@@ -209,6 +224,26 @@ class ClassHierarchy:
         if root not in self._roots:
             self._roots.append(root)
             self._project_packages.clear()
+
+    def memo(self, kind: str, path: str, make: Callable[[str], T]) -> T | None:
+        """``make(text of path)``, once per file until :meth:`forget` (None: unreadable). For
+        analyses of other files' text that live as long as this hierarchy (``kind`` names them)."""
+        memos = self._file_memos.setdefault(kind, {})
+        if path not in memos:
+            text = self._read_text(path)
+            memos[path] = None if text is None else make(text)
+        return memos[path]  # type: ignore[return-value]
+
+    def forget(self, path: str) -> None:
+        """Drop everything learnt from the file at ``path`` (its content changed): its module's
+        summary, its memos, and every verdict (a verdict may rest on any file)."""
+        for memos in self._file_memos.values():
+            memos.pop(path, None)
+        for module, origin in list(self._origins.items()):
+            if origin == path:
+                del self._origins[module]
+                self._summaries.pop(module, None)
+        self._verdicts.clear()
 
     # -- dependency recording (for the cache) -------------------------------------------------
 

@@ -12,8 +12,6 @@ from nnlint.rule import Rule
 from nnlint.rules import BUILTIN, load_builtin
 from nnlint.settings import Settings
 
-RULE_PACK_GROUP = "nnlint"  # the entry-point group rule packs register in
-
 
 @dataclass(frozen=True)
 class RuleEntry:
@@ -38,7 +36,7 @@ class Registry:
 
     @classmethod
     def with_plugins(cls) -> Registry:
-        from nnlint.distributions import may_declare_entry_points
+        from nnlint.distributions import RULE_PACK_GROUP, may_declare_entry_points
 
         if not may_declare_entry_points(RULE_PACK_GROUP):
             return cls()  # the usual case, decided without importing pluggy and importlib.metadata

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from nnlint.findings import NodeFix  # noqa: F401  (rules and rule packs import it from here)
+
 # LibCST is imported where it is used: a run answered from the cache never needs it.
 if TYPE_CHECKING:
     import libcst as cst
@@ -22,17 +24,6 @@ if TYPE_CHECKING:
 _CODE = re.compile(r"^[A-Z]{1,4}[0-9]{3,4}$")
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 ERROR_MARK = "# error"
-
-
-@dataclass(frozen=True)
-class NodeFix:
-    """A fix as a rule expresses it: replace nodes by new nodes (or source text), and add the
-    imports the new code needs (``"import copy"``). The engine turns it into text edits."""
-
-    description: str
-    applicability: str  # "safe" or "unsafe"
-    replacements: tuple[tuple[cst.CSTNode, cst.CSTNode | str], ...]
-    imports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

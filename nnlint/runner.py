@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from nnlint.findings import FileError, FileResult
 from nnlint.project import find_module_file, module_name_for, resolve_file, roots_for
-from nnlint.sources import SourceError, decode
+from nnlint.sources import Source, SourceError
+from nnlint.workspace import Workspace, read_bytes, source_for
 
 if TYPE_CHECKING:
     from nnlint.cache import Cache
@@ -33,16 +34,6 @@ CRASHED_WORKER = (
 )
 
 
-def read_bytes(path: str) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except IsADirectoryError:
-        raise SourceError("io", "is a directory") from None
-    except OSError as exc:
-        raise SourceError("io", f"cannot read: {exc.strerror or exc}") from None
-
-
 _RULE_KEYS: dict[frozenset[str], str] = {}
 
 
@@ -56,9 +47,17 @@ def rules_key(codes: frozenset[str]) -> str:
 
 
 class FileLinter:
-    """Lints files one at a time; one instance per process."""
+    """Lints Sources one at a time; one instance per process (or per editor session). Every file
+    it reads -- the one it lints and the ones it consults -- comes through its Workspace."""
 
-    def __init__(self, settings: Settings, registry: Registry, roots: Sequence[Path], cache: Cache | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        roots: Sequence[Path],
+        cache: Cache | None = None,
+        workspace: Workspace | None = None,
+    ) -> None:
         from nnlint.engine import Engine
         from nnlint.project import ClassHierarchy
         from nnlint.registry import Selection
@@ -67,18 +66,34 @@ class FileLinter:
         self.warnings: list[str] = []
         self.selection = Selection(registry, settings, self.warnings)
         self.cache = cache
-        self.hierarchy = ClassHierarchy(self._summarise, roots, settings.extend_module_bases)
+        self.workspace = workspace or Workspace()
+        self.hierarchy = ClassHierarchy(self._summarise, roots, settings.extend_module_bases, read_text=self.workspace.read_text)
         self.engine = Engine(self.hierarchy)
         self.engine.known_codes = frozenset(registry.codes())
         self._digests: dict[str, str | None] = {}  # file -> content hash of what this process read
 
-    def lint_text(self, text: str, path: str, module_path: Path | None = None) -> FileResult:
-        module, is_package, key = "", False, path
-        if module_path is not None:
-            module, is_package, root = module_name_for(module_path)
+    def lint_source(self, source: Source) -> FileResult:
+        """Lint a Source; locations in the source's own coordinates (cells for a notebook)."""
+        module, is_package, key = "", False, source.path
+        if source.module_path is not None:
+            module, is_package, root = module_name_for(source.module_path)
             self.hierarchy.add_root(root)
-            key = os.fspath(resolve_file(module_path))
-        return self._lint(text, path, key, module, is_package)
+            key = os.fspath(resolve_file(source.module_path))
+        return source.locate(self._lint(source.text, source.path, key, module, is_package))
+
+    def lint_text(self, text: str, path: str, module_path: Path | None = None) -> FileResult:
+        """Lint Python text as if it were the file ``path`` (``module_path``: where it lives)."""
+        return self.lint_source(Source(path, text, module_path=module_path))
+
+    def dependencies(self) -> list[str]:
+        """The files the last lint consulted (base classes, helpers of other files)."""
+        return sorted({origin for origin in self.hierarchy.consulted().values() if origin is not None})
+
+    def forget(self, path: str) -> None:
+        """Drop what was learnt from the file at ``path`` (an editor changed it)."""
+        key = self.workspace.key(path)
+        self._digests.pop(key, None)
+        self.hierarchy.forget(key)
 
     def _lint(self, text: str, path: str, key: str, module: str, is_package: bool) -> FileResult:
         rules = self.selection.rules_for(path)
@@ -92,7 +107,7 @@ class FileLinter:
     def lint_path(self, path: str) -> FileResult:
         """Lint one file and, when there is a cache, store its result."""
         try:
-            data = read_bytes(path)
+            data = self.workspace.read_bytes(path)
         except SourceError as exc:
             return FileResult(path, errors=[exc.file_error(path)])
         resolved = resolve_file(Path(path))
@@ -104,16 +119,11 @@ class FileLinter:
             from nnlint.cache import content_digest
 
             digest = self._digests[key] = content_digest(data)
-        if path.endswith(".ipynb"):
-            from nnlint.notebooks import lint_notebook
-
-            result = lint_notebook(self, path)
-        else:
-            try:
-                text = decode(data).text
-            except SourceError as exc:
-                return FileResult(path, errors=[exc.file_error(path)])
-            result = self._lint(text, path, key, module, is_package)
+        try:
+            source = source_for(path, data, resolved)
+        except SourceError as exc:
+            return FileResult(path, errors=[exc.file_error(path)])
+        result = source.locate(self._lint(source.text, path, key, module, is_package))
         if self.cache is not None and digest is not None and not any(e.kind in ("io", "decode") for e in result.errors):
             deps = [(name, origin, self._digest_of(origin)) for name, origin in self.hierarchy.consulted().items()]
             codes = self.selection.codes_for(path)
@@ -127,7 +137,7 @@ class FileLinter:
             from nnlint.cache import content_digest
 
             try:
-                self._digests[path] = content_digest(read_bytes(path))
+                self._digests[path] = content_digest(self.workspace.read_bytes(path))
             except SourceError:
                 self._digests[path] = None
         return self._digests[path]
@@ -137,10 +147,11 @@ class FileLinter:
         cache, else with ``ast``, else (rare: see project.needs_libcst_summary) with LibCST."""
         from nnlint.cache import content_digest
         from nnlint.project import summarise_source
+        from nnlint.sources import decode
 
         key = os.fspath(path)
         try:
-            data = read_bytes(key)
+            data = self.workspace.read_bytes(key)
         except SourceError:
             self._digests[key] = None
             return None

@@ -10,8 +10,9 @@ import operator
 import re
 import tokenize
 from dataclasses import dataclass
+from pathlib import Path
 
-from nnlint.findings import FileError
+from nnlint.findings import FileError, FileResult
 
 
 class SourceError(Exception):
@@ -29,12 +30,63 @@ class SourceError(Exception):
 
 
 @dataclass(frozen=True)
-class Source:
+class Decoded:
     text: str
     encoding: str  # as Python names it, e.g. "utf-8", "utf-8-sig", "iso-8859-1"
 
 
-def decode(data: bytes) -> Source:
+class Source:
+    """Something nnlint lints -- a Python file, a notebook, stdin, an editor buffer -- as Python
+    text plus the way back: linting and fixing work on :attr:`text` alone, and the source maps
+    their results into its own coordinates (:meth:`locate`) and its own format (:meth:`fixed`,
+    :meth:`content`). This class is the identity case, a ``.py`` file; notebooks.NotebookSource
+    is the other one. workspace.source_for picks the kind for a path.
+    """
+
+    def __init__(self, path: str, text: str, encoding: str = "utf-8", module_path: Path | None = None) -> None:
+        self.path = path  # the name findings carry
+        self.text = text  # the Python text that is linted
+        self.encoding = encoding  # of the bytes it came from, used again when writing back
+        self.module_path = module_path  # where it lives (module name, import roots); None: nowhere
+
+    def locate(self, result: FileResult) -> FileResult:
+        """A result of linting :attr:`text`, in this source's coordinates."""
+        return result
+
+    def fixed(self, text: str) -> Source:
+        """This source with ``text`` (an edited :attr:`text`) as its Python text."""
+        return Source(self.path, text, self.encoding, self.module_path)
+
+    def content(self) -> str:
+        """The text of the source itself (what a fix writes back)."""
+        return self.text
+
+    def diff(self, after: Source) -> str:
+        """A unified diff from this source to ``after``, in this source's terms."""
+        return unified_diff(self.text, after.text, self.path)
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings, broken where Python breaks them (not at form feeds)."""
+    return _LINE.findall(text)
+
+
+def unified_diff(before: str, after: str, path: str) -> str:
+    import difflib  # only for --diff
+
+    lines = difflib.unified_diff(split_lines(before), split_lines(after), fromfile=path, tofile=path)
+    out = []
+    for line in lines:
+        if not line.endswith(("\n", "\r")):
+            line += "\n\\ No newline at end of file\n"
+        out.append(line)
+    return "".join(out)
+
+
+def decode(data: bytes) -> Decoded:
     if b"\0" in data:
         line = data[: data.index(b"\0")].count(b"\n") + 1
         raise SourceError("decode", "contains NUL bytes (not a Python source file?)", line)
@@ -52,7 +104,7 @@ def decode(data: bytes) -> Source:
         raise SourceError("decode", f"unknown encoding {encoding!r} in coding declaration") from None
     if text.startswith("\ufeff"):
         text = text[1:]
-    return Source(text=text, encoding=encoding)
+    return Decoded(text=text, encoding=encoding)
 
 
 def _not_decodable(data: bytes, encoding: str, exc: UnicodeDecodeError) -> SourceError:
@@ -65,7 +117,7 @@ def _not_decodable(data: bytes, encoding: str, exc: UnicodeDecodeError) -> Sourc
     )
 
 
-def read_source(path: str) -> Source:
+def read_source(path: str) -> Decoded:
     try:
         with open(path, "rb") as handle:
             data = handle.read()

@@ -11,6 +11,7 @@ import libcst as cst
 from nnlint.app import CheckOptions, run_check
 from nnlint.engine import Engine
 from nnlint.fixing import MAX_ROUNDS, FixMode, fix_source, fix_text
+from nnlint.sources import Source
 from nnlint.project import ClassHierarchy
 from nnlint.rule import NodeFix, Rule
 from nnlint.rules.module.super_wrong_class import SuperWrongClass
@@ -98,9 +99,9 @@ def test_fixes_that_change_nothing_end_the_loop():
 
 def test_unsafe_fixes_need_the_flag():
     linter = _Linter(_Euro)
-    safe_only = fix_source(linter, "s = 'EUR'\n", "utf-8", "s.py", None, FixMode.from_flags(True, False, False))
+    safe_only = fix_source(linter, Source("s.py", "s = 'EUR'\n", "utf-8"), FixMode.from_flags(True, False, False))
     assert safe_only.new_data is None and len(safe_only.findings) == 1
-    unsafe = fix_source(linter, "s = 'EUR'\n", "utf-8", "s.py", None, FixMode.from_flags(True, False, True))
+    unsafe = fix_source(linter, Source("s.py", "s = 'EUR'\n", "utf-8"), FixMode.from_flags(True, False, True))
     assert unsafe.new_data == "s = '\u20ac'\n".encode() and unsafe.findings == []
     assert unsafe.applied == {"XX904": 1}
     assert unsafe.diff.startswith("--- s.py\n+++ s.py\n")
@@ -108,7 +109,7 @@ def test_unsafe_fixes_need_the_flag():
 
 def test_a_fix_the_file_encoding_cannot_hold_is_refused():
     linter = _Linter(_Euro)
-    fixed = fix_source(linter, "s = 'EUR'\n", "iso-8859-1", "s.py", None, FixMode.from_flags(True, False, True))
+    fixed = fix_source(linter, Source("s.py", "s = 'EUR'\n", "iso-8859-1"), FixMode.from_flags(True, False, True))
     assert fixed.new_data is None and not fixed.applied
     assert [e.kind for e in fixed.errors] == ["fix"]
     assert "XX904" in fixed.errors[0].message and "iso-8859-1 cannot encode" in fixed.errors[0].message
