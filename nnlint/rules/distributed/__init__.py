@@ -12,4 +12,9 @@ RULES: dict[str, tuple[str, bool, str]] = {
         True,
         "nnlint.rules.distributed.backward_inside_autocast:BackwardInsideAutocast",
     ),
+    "NN704": (
+        "sampler-set-epoch-missing",
+        True,
+        "nnlint.rules.distributed.sampler_set_epoch_missing:SamplerSetEpochMissing",
+    ),
 }

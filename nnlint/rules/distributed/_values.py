@@ -264,21 +264,26 @@ class Values:
                     return held.call
         return None
 
-    def loader_sampler(self, flow: FunctionFlow, node: cst.BaseExpression) -> cst.Call | None:
-        """For a DataLoader (built in ``node`` or held by the name ``node``): the shuffling
-        DistributedSampler it draws from, when one is visible."""
-        for held in self.held_by_expression(flow, node):
-            if held.kind == LOADER:
-                sampler = keyword(held.call, "sampler")
-                if sampler is not None:
-                    origin = self._flow_of_call(flow, held.call)
-                    found = self.distributed_sampler(origin, sampler.value)
-                    if found is not None:
-                        return found
-            elif held.kind == SAMPLER:
-                found = self.distributed_sampler(flow, node)
-                if found is not None:
-                    return found
+    def loader_sampler(self, flow: FunctionFlow, node: cst.BaseExpression) -> tuple[cst.Call, str | None] | None:
+        """For a DataLoader built in ``node`` (or a DistributedSampler itself): the shuffling
+        DistributedSampler it draws from and the name the sampler was bound to, when visible."""
+        return self._sampler_of(flow, self.held_by_expression(flow, node))
+
+    def loader_sampler_of(self, flow: FunctionFlow, key: str) -> tuple[cst.Call, str | None] | None:
+        """The same for the loader a name holds (`train_loader`, `self.loader`)."""
+        return self._sampler_of(flow, self.holds(flow, key))
+
+    def _sampler_of(self, flow: FunctionFlow, held: Iterable[Held]) -> tuple[cst.Call, str | None] | None:
+        for item in held:
+            if item.kind != LOADER:
+                continue
+            sampler = keyword(item.call, "sampler")
+            if sampler is None:
+                continue
+            origin = self._flow_of_call(flow, item.call)
+            found = self.distributed_sampler(origin, sampler.value)
+            if found is not None:
+                return found, dotted_name(sampler.value)
         return None
 
     def _flow_of_call(self, flow: FunctionFlow, call: cst.Call) -> FunctionFlow:

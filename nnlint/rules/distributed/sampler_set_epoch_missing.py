@@ -1,0 +1,269 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import libcst as cst
+
+from nnlint.flow import CallEvent, FunctionFlow, flows_by_name, methods_of
+from nnlint.names import dotted_name
+from nnlint.rule import Rule
+from nnlint.rules.distributed._amp import SCALER_STEP, amp_steps
+from nnlint.rules.distributed._values import values
+from nnlint.rules.loop._steps import BACKWARD, LOOP_TYPES, OPT_STEP, loop_label, name_tokens, names_in
+
+# Calls that read a loader or sampler without iterating it for an epoch or setting its epoch.
+_NEUTRAL_CALLS = frozenset(
+    "enumerate zip iter len print tqdm tqdm.tqdm trange range isinstance str repr list sorted logger.info "
+    "logging.info".split()
+)
+_EVALUATION_WORDS = frozenset({"val", "valid", "validation", "test", "eval", "evaluation", "dev", "query", "gallery"})
+_MAX_DEPTH = 3
+
+
+@dataclass
+class _Pass:
+    """A `for ... in <loader>` over a loader that draws from a shuffling DistributedSampler."""
+
+    loop: cst.For  # the pass itself
+    report_at: cst.CSTNode  # the loader in its `for` header, or the helper call in the epoch loop
+    loader: str  # as the epoch loop's function names it
+    sampler: str  # how to name the sampler in the message
+    line_of_sampler: cst.Call
+
+
+class SamplerSetEpochMissing(Rule):
+    code = "NN704"
+    name = "sampler-set-epoch-missing"
+    summary = "a `DistributedSampler` is iterated epoch after epoch without `set_epoch(epoch)`"
+    what = (
+        "Flags a training pass over a DataLoader that draws from a `DistributedSampler` (built "
+        "directly, or passed as the loader's `sampler=`, seen in the same function, the class's "
+        "`self.<...>` attributes or the script's module-level code) inside an epoch loop that "
+        "never calls `set_epoch(...)` -- on any object: `sampler.set_epoch(epoch)`, "
+        "`loader.sampler.set_epoch(epoch)`, a loader wrapper's own `set_epoch`. The pass may be a "
+        "`for batch in loader:` in the epoch loop or in a same-file helper the epoch loop calls "
+        "with the loader. A pass is a training pass when it back-propagates or steps an optimizer "
+        "(helpers followed) or the loader's name says `train`; evaluation loaders (`val`, `test`, "
+        "`eval` in the name) are left alone, as are samplers built with a literal `shuffle=False`, "
+        "loaders iterated once (no loop around the pass), and epoch loops that hand the loader or "
+        "its sampler to code nnlint cannot see (which may set the epoch)."
+    )
+    why = (
+        "`DistributedSampler` shuffles with a generator seeded by `seed + epoch`, and its epoch "
+        "only changes when `set_epoch` is called. Without it every epoch visits the data in "
+        "exactly the same order on every rank -- the shuffling the code asks for happens once. "
+        "PyTorch's documentation: \"calling the set_epoch() method at the beginning of each epoch "
+        "before creating the DataLoader iterator is necessary to make shuffling work properly "
+        "across multiple epochs. Otherwise, the same ordering will be always used.\""
+    )
+    use_instead = (
+        "sampler = DistributedSampler(dataset)\nloader = DataLoader(dataset, batch_size=32, sampler=sampler)\n"
+        "for epoch in range(epochs):\n    sampler.set_epoch(epoch)\n    for x, y in loader:\n"
+        "        train_step(model, optimizer, x, y)\n"
+    )
+    needs_flow = True
+    triggers = ("DistributedSampler",)
+    VALID = [
+        "from torch.utils.data import DataLoader, DistributedSampler\n\ndef main(model, optimizer, dataset, epochs):\n    sampler = DistributedSampler(dataset)\n    loader = DataLoader(dataset, batch_size=32, sampler=sampler)\n    for epoch in range(epochs):\n        sampler.set_epoch(epoch)\n        for x, y in loader:\n            optimizer.zero_grad()\n            model(x, y).backward()\n            optimizer.step()\n",
+        # Through the loader, in a trainer class.
+        "import torch\nfrom torch.utils.data.distributed import DistributedSampler\n\nclass Trainer:\n    def __init__(self, model, optimizer, dataset):\n        self.model, self.optimizer = model, optimizer\n        self.loader = torch.utils.data.DataLoader(dataset, sampler=DistributedSampler(dataset))\n\n    def fit(self, epochs):\n        for epoch in range(epochs):\n            self.loader.sampler.set_epoch(epoch)\n            self._run_epoch()\n\n    def _run_epoch(self):\n        for x, y in self.loader:\n            self.optimizer.zero_grad()\n            self.model(x, y).backward()\n            self.optimizer.step()\n",
+        # No shuffling; an evaluation loader; a loader used once.
+        "from torch.utils.data import DataLoader, DistributedSampler\n\ndef main(model, optimizer, dataset, epochs):\n    loader = DataLoader(dataset, sampler=DistributedSampler(dataset, shuffle=False))\n    for epoch in range(epochs):\n        for x, y in loader:\n            model(x, y).backward()\n            optimizer.step()\n            optimizer.zero_grad()\n",
+        "from torch.utils.data import DataLoader, DistributedSampler\n\ndef main(model, dataset, epochs):\n    val_loader = DataLoader(dataset, sampler=DistributedSampler(dataset))\n    for epoch in range(epochs):\n        for x, y in val_loader:\n            print(model(x).eq(y).sum())\n",
+        "from torch.utils.data import DataLoader, DistributedSampler\n\ndef fit_once(model, optimizer, dataset):\n    loader = DataLoader(dataset, sampler=DistributedSampler(dataset))\n    for x, y in loader:\n        model(x, y).backward()\n        optimizer.step()\n        optimizer.zero_grad()\n",
+        # The loader goes to code nnlint cannot see (DeiT / MAE's engine.train_one_epoch).
+        "from torch.utils.data import DataLoader, DistributedSampler\nfrom engine import train_one_epoch\n\ndef main(model, optimizer, dataset, epochs):\n    loader = DataLoader(dataset, sampler=DistributedSampler(dataset))\n    for epoch in range(epochs):\n        train_one_epoch(model, loader, optimizer, epoch)\n",
+    ]
+    INVALID = [
+        "from torch.utils.data import DataLoader, DistributedSampler\n\ndef main(model, optimizer, dataset, epochs):\n    sampler = DistributedSampler(dataset)\n    loader = DataLoader(dataset, batch_size=32, sampler=sampler)\n    for epoch in range(epochs):\n        for x, y in loader:  # error\n            optimizer.zero_grad()\n            model(x, y).backward()\n            optimizer.step()\n",
+        # A module-level script; the sampler exists only when distributed.
+        "import torch\nfrom torch.utils.data.distributed import DistributedSampler\n\ntrain_sampler = DistributedSampler(train_set) if args.distributed else None\ntrain_loader = torch.utils.data.DataLoader(train_set, batch_size=64, shuffle=(train_sampler is None), sampler=train_sampler)\nfor epoch in range(args.epochs):\n    for i, (images, target) in enumerate(train_loader):  # error\n        loss = criterion(model(images), target)\n        optimizer.zero_grad()\n        loss.backward()\n        optimizer.step()\n",
+        # A same-file helper runs the epoch; the loader is the class's.
+        "from torch.utils.data import DataLoader\nfrom torch.utils.data.distributed import DistributedSampler\n\nclass Trainer:\n    def __init__(self, model, optimizer, dataset):\n        self.model, self.optimizer = model, optimizer\n        self.train_data = DataLoader(dataset, batch_size=32, shuffle=False, sampler=DistributedSampler(dataset))\n\n    def _run_epoch(self, epoch):\n        for source, targets in self.train_data:\n            self.optimizer.zero_grad()\n            self.model(source, targets).backward()\n            self.optimizer.step()\n\n    def train(self, max_epochs):\n        for epoch in range(max_epochs):\n            self._run_epoch(epoch)  # error\n",
+        # The loader is handed to a same-file train function that never sets the epoch.
+        "import torch\n\ndef train(model, loader, optimizer):\n    for x, y in loader:\n        optimizer.zero_grad()\n        model(x, y).backward()\n        optimizer.step()\n\ndef main(model, optimizer, dataset, epochs):\n    sampler = torch.utils.data.DistributedSampler(dataset, shuffle=True)\n    train_loader = torch.utils.data.DataLoader(dataset, sampler=sampler)\n    for epoch in range(epochs):\n        train(model, train_loader, optimizer)  # error\n",
+    ]
+
+    def leave_Module(self, node: cst.Module) -> None:
+        self.values = values(self.ctx)
+        self.steps = amp_steps(self.ctx)
+        self.functions = flows_by_name(self.ctx)
+        for flow in self.ctx.flows:
+            reported: set[int] = set()
+            for epoch_loop, found in self._passes(flow):
+                if id(found.report_at) in reported:
+                    continue
+                if self._sets_epoch(flow, epoch_loop, 0) or self._handed_away(flow, epoch_loop, found):
+                    continue
+                reported.add(id(found.report_at))
+                where = loop_label(self.ctx.module, epoch_loop)
+                self.report(
+                    found.report_at,
+                    f"`{found.loader}` draws from a shuffling `DistributedSampler` and is iterated "
+                    f"in every pass of this {where}, which never calls `set_epoch`: every epoch "
+                    f"sees the same order; call `{found.sampler}.set_epoch(epoch)` at the start of "
+                    f"each epoch, before iterating the loader",
+                )
+
+    # -- passes over distributed loaders ----------------------------------------------------
+
+    def _passes(self, flow: FunctionFlow) -> Iterator[tuple[cst.CSTNode, _Pass]]:
+        """(epoch loop, pass) for every training pass that runs once per iteration of a loop
+        of ``flow``."""
+        for loop, outer in _loops(flow.node):
+            if not outer or not isinstance(loop, cst.For):
+                continue
+            found = self._pass_over(flow, loop, loop.iter, {})
+            if found is not None and self._trains(flow, found):
+                yield outer[-1], found
+        for event in flow.calls():
+            if not event.loops:
+                continue
+            callee = self._callee(flow, event)
+            if callee is None or callee is flow:
+                continue
+            mapping = _bindings(callee, event)
+            for loop, _ in _loops(callee.node):
+                if not isinstance(loop, cst.For):
+                    continue
+                found = self._pass_over(callee, loop, loop.iter, mapping, flow)
+                if found is not None and self._trains(callee, found):
+                    found.report_at = event.node
+                    yield event.loops[-1], found
+
+    def _pass_over(
+        self,
+        flow: FunctionFlow,
+        loop: cst.For,
+        iterable: cst.BaseExpression,
+        mapping: dict[str, str],
+        caller: FunctionFlow | None = None,
+    ) -> _Pass | None:
+        for key in sorted(names_in(iterable)):
+            head, dot, rest = key.partition(".")
+            if head in mapping and caller is not None:
+                outer_key = mapping[head] + dot + rest
+                found = self.values.loader_sampler_of(caller, outer_key)
+                shown = outer_key
+            else:
+                found = self.values.loader_sampler_of(flow, key)
+                shown = key
+            if found is None or _evaluation(shown):
+                continue
+            sampler_call, sampler_name = found
+            sampler = sampler_name or f"{shown}.sampler"
+            return _Pass(loop, loop.iter, shown, sampler, sampler_call)
+        return None
+
+    def _trains(self, flow: FunctionFlow, found: _Pass) -> bool:
+        events = self.steps.events(flow)
+        if any(e.kind in (BACKWARD, OPT_STEP, SCALER_STEP) and found.loop in e.loops for e in events):
+            return True
+        return "train" in name_tokens(found.loader)
+
+    # -- set_epoch and unseen code ----------------------------------------------------------
+
+    def _sets_epoch(self, flow: FunctionFlow, region: cst.CSTNode, depth: int) -> bool:
+        """Whether ``region`` calls `set_epoch` on anything, itself or through same-file helpers."""
+        for call in _calls(region):
+            if isinstance(call.func, cst.Attribute) and call.func.attr.value == "set_epoch":
+                return True
+        if depth >= _MAX_DEPTH:
+            return False
+        for event in flow.calls():
+            if not _within(event, region, flow):
+                continue
+            callee = self._callee(flow, event)
+            if callee is not None and callee is not flow and self._sets_epoch(callee, callee.node, depth + 1):
+                return True
+        return False
+
+    def _handed_away(self, flow: FunctionFlow, region: cst.CSTNode, found: _Pass) -> bool:
+        """Whether the epoch loop gives the loader or its sampler to code nnlint cannot see."""
+        watched = {found.loader, found.sampler, found.loader + ".sampler"}
+        for event in flow.calls():
+            if not _within(event, region, flow) or event.func in _NEUTRAL_CALLS:
+                continue
+            if self._callee(flow, event) is not None:
+                continue
+            if any(dotted_name(arg.value) in watched for arg in event.node.args):
+                return True
+        return False
+
+    def _callee(self, flow: FunctionFlow, event: CallEvent) -> FunctionFlow | None:
+        if event.func is None:
+            return None
+        if "." not in event.func:
+            nested = [
+                f for f in self.ctx.flows if f.name == event.func and f.owner is None and isinstance(f.node, cst.FunctionDef)
+            ]
+            return self.functions.get(event.func) or (nested[0] if len(nested) == 1 else None)
+        if flow.owner is not None and event.receiver == "self" and event.method is not None:
+            return methods_of(self.ctx, flow.owner).get(event.method)
+        return None
+
+
+def _within(event: CallEvent, region: cst.CSTNode, flow: FunctionFlow) -> bool:
+    return region is flow.node or region in event.loops
+
+
+def _evaluation(key: str) -> bool:
+    return bool(_EVALUATION_WORDS & set(name_tokens(key)))
+
+
+def _bindings(callee: FunctionFlow, event: CallEvent) -> dict[str, str]:
+    params = list(callee.params)
+    if callee.owner is not None and params[:1] == ["self"]:
+        params = params[1:]
+    mapping: dict[str, str] = {}
+    positional = [arg for arg in event.node.args if arg.keyword is None and not arg.star]
+    for param, arg in zip(params, positional):
+        key = dotted_name(arg.value)
+        if key is not None:
+            mapping[param] = key
+    for arg in event.node.args:
+        if arg.keyword is not None:
+            key = dotted_name(arg.value)
+            if key is not None:
+                mapping[arg.keyword.value] = key
+    return mapping
+
+
+def _loops(root: cst.CSTNode) -> list[tuple[cst.CSTNode, tuple[cst.CSTNode, ...]]]:
+    """Every for/while loop of a function (not of functions nested in it) with its enclosing
+    loops, outermost first."""
+    found: list[tuple[cst.CSTNode, tuple[cst.CSTNode, ...]]] = []
+    stack: list[cst.CSTNode] = []
+
+    class _Loops(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)) and node is not root:
+                return False
+            if isinstance(node, LOOP_TYPES):
+                found.append((node, tuple(stack)))
+                stack.append(node)
+            return True
+
+        def on_leave(self, original_node: cst.CSTNode) -> None:
+            if stack and stack[-1] is original_node:
+                stack.pop()
+
+    root.visit(_Loops())
+    return found
+
+
+def _calls(root: cst.CSTNode) -> list[cst.Call]:
+    found: list[cst.Call] = []
+
+    class _Calls(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and node is not root:
+                return False
+            if isinstance(node, cst.Call):
+                found.append(node)
+            return True
+
+    root.visit(_Calls())
+    return found
+
