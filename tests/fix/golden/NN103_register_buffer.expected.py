@@ -12,6 +12,7 @@ class Rotary(nn.Module):
         ).tril()
         self.scale: torch.Tensor = torch.tensor(dim**-0.5)
         self.register_buffer('freqs', torch.randn(dim // 2).float(), persistent=False)
+        self.register_buffer('window', torch.zeros(dim, 2), persistent=False)
         self.cache = None
 
     def forward(self, x):

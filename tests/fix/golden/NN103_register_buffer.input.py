@@ -12,6 +12,7 @@ class Rotary(nn.Module):
         ).tril()
         self.scale: torch.Tensor = torch.tensor(dim**-0.5)
         self.freqs = torch.randn(dim // 2).float()
+        self.window: torch.Tensor = torch.zeros(dim, 2)
         self.cache = None
 
     def forward(self, x):
