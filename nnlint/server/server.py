@@ -141,7 +141,9 @@ class NnlintServer(LanguageServer):
             return
         latest = self.snapshot(unit)
         if latest is None or latest.version != snapshot.version:
-            return  # closed, or a newer version arrived while this one was linted: its lint follows
+            # Closed, or a newer version arrived while this one was linted: its lint follows.
+            logger.debug("dropped the lint of %s version %s (now %s)", unit, snapshot.version, latest and latest.version)
+            return
         if config_error is not None and config_error not in self.config_errors_shown:
             self.config_errors_shown.add(config_error)
             self.window_show_message(types.ShowMessageParams(types.MessageType.Error, f"nnlint: {config_error}; using the default settings"))
