@@ -21,7 +21,7 @@ RULES: dict[str, tuple[str, bool, str]] = {
     ),
     "NN807": (
         "torchvision-deprecated-transform",
-        True,
+        False,  # off by default: on application code its TOR203 half is style only (bench/precision/nn8xx.md)
         "nnlint.rules.legacy.torchvision_deprecated_transform:TorchvisionDeprecatedTransform",
     ),
     "NN808": ("numerically-unstable-op", True, "nnlint.rules.legacy.numerically_unstable_op:NumericallyUnstableOp"),

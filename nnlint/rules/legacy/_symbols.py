@@ -220,6 +220,7 @@ class SymbolRule(Rule):
         self._imports: list[_ImportUse] = []
         self._name_calls: dict[str, list[tuple[cst.Call, ApiEntry]]] = {}
         self._compat = 0  # enclosing version-compatibility blocks
+        self._bindings: dict[str, set[str]] = {}  # local name -> what each `from` import binds it to
 
     # -- which symbols ----------------------------------------------------------------------
 
@@ -325,6 +326,9 @@ class SymbolRule(Rule):
         found = []
         for alias in node.names:
             if isinstance(alias.name, cst.Name):
+                local = alias.asname.name if alias.asname is not None else alias.name
+                if isinstance(local, cst.Name):
+                    self._bindings.setdefault(local.value, set()).add(f"{module}.{alias.name.value}")
                 entry = self._entry(f"{module}.{alias.name.value}")
                 if entry is not None:
                     found.append((alias, entry))
@@ -341,6 +345,8 @@ class SymbolRule(Rule):
             if fix is not None:
                 fixed_locals.update(fix[1])
         for local, calls in self._name_calls.items():
+            if len(self._bindings.get(local, ())) > 1:
+                continue  # `try: from torch.amp import X / except ImportError: from torch.cuda.amp import X`
             for call, entry in calls:
                 new, imports = self._name_call_fix(local, call, entry, fixed_locals)
                 self._report_use(call, entry, new, imports)

@@ -9,6 +9,8 @@ from nnlint.rules.legacy._symbols import written_name
 _EXP = frozenset({"torch.exp", "torch.special.exp"})
 _LOG = frozenset({"torch.log", "torch.special.log"})
 _SUM = frozenset({"torch.sum"})
+# Integer-valued results: `log(1 + n)` of a whole number >= 0 loses nothing.
+_INTEGER_VALUED = frozenset({"torch.floor", "torch.ceil", "torch.round", "torch.trunc", "torch.arange", "len"})
 
 
 def _is_one(node: cst.BaseExpression) -> bool:
@@ -51,6 +53,8 @@ class NumericallyUnstableOp(Rule):
     VALID = [
         "import torch\n\nb = torch.expm1(a)\nc = torch.log1p(a)\nd = torch.logsumexp(x, dim=1)\n",
         "import torch\n\nd = torch.exp(a) - 2\ne = torch.log(2 + a)\nf = torch.sum(torch.log(torch.exp(x)), 1)\n",
+        # 1 + a whole number: nothing to lose.
+        "import torch\n\nscale = torch.log(1 + torch.floor(positions / period))\n",
         # No dim: logsumexp needs one.
         "import torch\n\ny = torch.log(torch.sum(torch.exp(x)))\n",
         # math, numpy.
@@ -100,6 +104,8 @@ class NumericallyUnstableOp(Rule):
             elif _is_one(inner.right):
                 x = inner.left
             else:
+                return
+            if isinstance(x, cst.Call) and self.ctx.qualified_name(x.func) in _INTEGER_VALUED:
                 return
             callee, imports = written_name(self.ctx, node.func, "torch.log1p")
             new = node.with_changes(func=cst.parse_expression(callee), args=[cst.Arg(value=x)])
