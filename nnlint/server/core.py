@@ -1,22 +1,19 @@
 """The server's one door into nnlint's linter: settings, linting, fixing and rule docs.
 
-Every call the server makes into the linter core is in this module, so that the core's pipeline
-(``nnlint.sources`` Sources, ``nnlint.workspace.Workspace``) can replace today's API here alone.
-Nothing here knows about LSP: it takes paths and texts and gives back plain values in 0-based
-code-point coordinates (``Span``), which nnlint/server/protocol.py turns into LSP positions.
+Every call the server makes into the linter core is in this module. Nothing here knows about LSP:
+it takes paths and texts and gives back plain values in 0-based code-point coordinates (``Span``),
+which nnlint/server/protocol.py turns into LSP positions.
 
-Today's API and what this module does around it, until the Workspace lands:
+It sits on the core's one pipeline (DESIGN.md, "Sources and the workspace"): a ``Workspace`` holds
+the open buffers, which win over the disk for cross-file facts; one long-lived ``FileLinter`` per
+configuration reads through it and ``forget``s what it learnt from a file when that file changes;
+buffers are linted as ``Source``s (``NotebookSource`` for notebooks), and fixed with the CLI's
+``fix_source``.
 
-- open buffers must win over the disk for cross-file facts (a class of an unsaved ``model.py``),
-  but ``FileLinter`` reads other files from the disk. ``_BufferAwareLinter`` answers them from the
-  buffers first (it overrides ``FileLinter._summarise``, the one place the class index reads files);
-- ``FileLinter``'s class index remembers summaries and verdicts for the life of the process (the
-  CLI lints each file once), which goes stale in an editor. So each lint gets a fresh linter
-  (~2 ms), and the summaries of other files are kept here, keyed by content, so that a fresh
-  linter does not re-read unchanged files;
-- notebooks are linted through ``nnlint.notebooks.Notebook`` (the cells joined into one virtual
-  module) and mapped back to cells here, fixes' edits included (the core's mapping drops the
-  cell of an edit, which may lie in another cell than its finding: an added import).
+One thing is mapped here rather than by the Source: a notebook's fix edits. ``Edit`` carries no
+cell, so ``NotebookSource.locate`` cannot say which cell an edit lands in, and a fix may edit
+another cell than its finding (``import copy`` goes to the imports' cell). So notebooks are linted
+on their virtual module and every location, edits included, is mapped with the notebook's line map.
 """
 
 from __future__ import annotations
@@ -29,13 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# runner imports LibCST only when a file is linted: importing it here costs nothing.
-from nnlint.runner import FileLinter
-
 if TYPE_CHECKING:
     from nnlint.findings import Edit, FileResult, Finding
-    from nnlint.notebooks import Notebook
+    from nnlint.notebooks import NotebookSource
     from nnlint.registry import Registry
+    from nnlint.runner import FileLinter
     from nnlint.settings import Settings
 
 
@@ -132,22 +127,29 @@ class LintCore:
     used from the server's single lint thread only)."""
 
     def __init__(self) -> None:
-        self._buffers: dict[str, str] = {}  # real path -> text of an open editor buffer
-        self._settings: dict[str, FolderSettings] = {}  # directory -> its settings
-        self._registry: Registry | None = None
-        # (real path, module, is_package, content key) -> summary of another file (or None)
-        self._summaries: dict[tuple[str, str, bool, object], Any] = {}
+        from nnlint.workspace import Workspace
 
-    # -- buffers (planned core API: Workspace.set_buffer / drop_buffer) -----------------------
+        self.workspace = Workspace()
+        self._settings: dict[str, FolderSettings] = {}  # directory -> its settings
+        self._linters: dict[tuple[str | None, str], FileLinter] = {}  # (config file, settings hash) -> linter
+        self._registry: Registry | None = None
+
+    # -- buffers ------------------------------------------------------------------------------
 
     def set_buffer(self, path: str, text: str) -> None:
-        self._buffers[real_path(path)] = text
+        """The editor holds ``text`` for ``path``: lints see it instead of the disk."""
+        self.workspace.set_buffer(path, text)
+        self.changed(path)
 
     def drop_buffer(self, path: str) -> None:
-        self._buffers.pop(real_path(path), None)
+        """The editor closed ``path``: the disk counts again."""
+        self.workspace.drop_buffer(path)
+        self.changed(path)
 
-    def buffer_text(self, path: str) -> str | None:
-        return self._buffers.get(real_path(path))
+    def changed(self, path: str) -> None:
+        """The content of ``path`` changed (buffer or disk): forget what was learnt from it."""
+        for linter in self._linters.values():
+            linter.forget(path)
 
     # -- settings -----------------------------------------------------------------------------
 
@@ -171,6 +173,7 @@ class LintCore:
     def forget_settings(self) -> None:
         """A pyproject.toml changed: read the configuration again on the next lint."""
         self._settings.clear()
+        self._linters.clear()
 
     def registry(self) -> Registry:
         if self._registry is None:
@@ -186,82 +189,87 @@ class LintCore:
     # -- linting ------------------------------------------------------------------------------
 
     def _linter(self, path: str) -> FileLinter:
-        from nnlint.project import roots_for
-
+        """The linter of ``path``'s settings, kept across lints (what it learns from a file is
+        dropped by :meth:`changed`)."""
         settings = self.settings_for(path).settings
-        return _BufferAwareLinter(self, settings, self.registry(), roots_for([Path(path)]))
+        key = (settings.config_path, settings.fingerprint())
+        linter = self._linters.get(key)
+        if linter is None:
+            from nnlint.project import roots_for
+            from nnlint.runner import FileLinter
+
+            linter = FileLinter(settings, self.registry(), roots_for([Path(path)]), workspace=self.workspace)
+            self._linters[key] = linter
+        return linter
 
     def lint_python(self, path: str, text: str) -> LintOutcome:
         """Lint a Python buffer as the file ``path``. Raises LintCrash on a bug in nnlint."""
+        from nnlint.sources import Source
+
         linter = self._linter(path)
-        module_path = _module_path(path)
         try:
-            result = linter.lint_text(text, path, module_path)
+            result = linter.lint_source(Source(path, text, module_path=_module_path(path)))
         except Exception as exc:
             raise LintCrash(path, exc) from exc
         return _outcome(result, _dependencies(linter), lambda line, column: (None, line, column))
 
     def lint_notebook(self, path: str, cells: Sequence[NotebookCell]) -> LintOutcome:
         """Lint a notebook's cells as one module (as the CLI lints an .ipynb file)."""
-        from nnlint.sources import SourceError
+        from nnlint.sources import Source, SourceError
 
         try:
-            notebook = _notebook(path, cells)
+            notebook = _notebook_source(path, cells)
         except SourceError as exc:
             return LintOutcome(unlintable=[Unlintable(exc.message, None)])
         linter = self._linter(path)
+        virtual = Source(path, notebook.text, module_path=notebook.module_path)  # located below, edits too
         try:
-            result = linter.lint_text(notebook.text, path, _module_path(path))
+            result = linter.lint_source(virtual)
         except Exception as exc:
             raise LintCrash(path, exc) from exc
-        return _outcome(result, _dependencies(linter), notebook.cell_position)
+        return _outcome(result, _dependencies(linter), notebook.notebook.cell_position)
 
-    # -- fixing (planned core API: one fix entry point on a Source) -----------------------------
+    # -- fixing -------------------------------------------------------------------------------
 
     def fix_python(self, path: str, text: str, unsafe: bool = False) -> str | None:
         """The text with every safe (and, with ``unsafe``, unsafe) fix applied, or None when
         nothing changes or the fixes would break the file."""
-        return self._fix(path, text, unsafe)
+        from nnlint.sources import Source
+
+        fixed = self._fix(Source(path, text, module_path=_module_path(path)), unsafe)
+        return None if fixed is None else fixed.decode("utf-8")
 
     def fix_notebook(self, path: str, cells: Sequence[NotebookCell], unsafe: bool = False) -> dict[int, str]:
         """Cell number -> new source of each cell the fixes change."""
         from nnlint.sources import SourceError
 
         try:
-            notebook = _notebook(path, cells)
+            fixed = self._fix(_notebook_source(path, cells), unsafe)
         except SourceError:
             return {}
-        fixed = self._fix(path, notebook.text, unsafe)
         if fixed is None:
             return {}
-        try:
-            rendered = json.loads(notebook.render(fixed))
-        except SourceError:
-            return {}
         changed = {}
-        for number, (cell, new) in enumerate(zip(cells, rendered["cells"]), 1):
+        for number, (cell, new) in enumerate(zip(cells, json.loads(fixed)["cells"]), 1):
             source = new["source"] if isinstance(new["source"], str) else "".join(new["source"])
             if source != cell.source:
                 changed[number] = source
         return changed
 
-    def _fix(self, path: str, text: str, unsafe: bool) -> str | None:
-        from nnlint.fixing import fix_text
+    def _fix(self, source: Any, unsafe: bool) -> bytes | None:
+        """The fixed content of ``source`` (what `--fix` would write), or None."""
+        from nnlint.fixing import FixMode, fix_source
 
-        linter = self._linter(path)
-        module_path = _module_path(path)
+        linter = self._linter(source.path)
         try:
-            outcome = fix_text(
-                text,
-                path,
-                lambda current: linter.lint_text(current, path, module_path),
-                lambda fix: fix is not None and (fix.applicability == "safe" or unsafe),
-            )
+            fixed = fix_source(linter, source, FixMode(apply=True, unsafe=unsafe))
         except Exception as exc:
-            raise LintCrash(path, exc) from exc
-        if outcome.failure is not None or outcome.text == text:
+            raise LintCrash(source.path, exc) from exc
+        finally:
+            linter.forget(source.path)  # the fix rounds' versions of the file are not the buffer
+        if any(error.kind == "fix" for error in fixed.errors):
             return None
-        return outcome.text
+        return fixed.new_data
 
     # -- docs ---------------------------------------------------------------------------------
 
@@ -273,45 +281,6 @@ class LintCore:
         found = registry.lookup(code)
         return None if found is None else rule_page(registry.load(found))
 
-    # -- summaries of other files, for _BufferAwareLinter ---------------------------------------
-
-    def summary_of(self, path: Path, module: str, is_package: bool, from_disk: Callable[[], Any]) -> Any:
-        key_path = real_path(os.fspath(path))
-        text = self._buffers.get(key_path)
-        if text is not None:
-            content: object = ("buffer", hash(text), len(text))
-        else:
-            try:
-                info = os.stat(key_path)
-            except OSError:
-                return from_disk()
-            content = ("disk", info.st_mtime_ns, info.st_size)
-        key = (key_path, module, is_package, content)
-        if key not in self._summaries:
-            if len(self._summaries) > 4096:  # files edited many times: keep memory bounded
-                self._summaries.clear()
-            self._summaries[key] = from_disk() if text is None else _summarise_text(text, module, is_package)
-        return self._summaries[key]
-
-
-def _summarise_text(text: str, module: str, is_package: bool) -> Any:
-    from nnlint.project import summarise_source
-    from nnlint.runner import _libcst_summary
-
-    summary = summarise_source(text, module, is_package)
-    return summary if summary is not None else _libcst_summary(text, module, is_package)
-
-
-class _BufferAwareLinter(FileLinter):
-    """A FileLinter whose class index reads other files from the open buffers first."""
-
-    def __init__(self, core: LintCore, settings: Settings, registry: Registry, roots: Sequence[Path]) -> None:
-        self._core = core
-        super().__init__(settings, registry, roots)
-
-    def _summarise(self, path: Path, module: str, is_package: bool) -> Any:
-        return self._core.summary_of(path, module, is_package, lambda: super(_BufferAwareLinter, self)._summarise(path, module, is_package))
-
 
 def _module_path(path: str) -> Path | None:
     """The path that names the file's module, or None for a buffer with no file (untitled)."""
@@ -319,12 +288,12 @@ def _module_path(path: str) -> Path | None:
 
 
 def _dependencies(linter: FileLinter) -> frozenset[str]:
-    return frozenset(real_path(origin) for origin in linter.hierarchy.consulted().values() if origin)
+    return frozenset(real_path(origin) for origin in linter.dependencies())
 
 
-def _notebook(path: str, cells: Sequence[NotebookCell]) -> Notebook:
-    """The editor's cells as the notebook file the core reads (planned: sources.notebook_source)."""
-    from nnlint.notebooks import Notebook
+def _notebook_source(path: str, cells: Sequence[NotebookCell]) -> NotebookSource:
+    """The editor's cells as the notebook file the core reads."""
+    from nnlint.notebooks import NotebookSource
 
     data = {
         "cells": [{"cell_type": cell.kind, "metadata": {}, "source": cell.source} for cell in cells],
@@ -332,7 +301,7 @@ def _notebook(path: str, cells: Sequence[NotebookCell]) -> Notebook:
         "nbformat": 4,
         "nbformat_minor": 5,
     }
-    return Notebook.from_text(json.dumps(data), path)
+    return NotebookSource.from_text(json.dumps(data), path, module_path=_module_path(path))
 
 
 # (line, column), 1-based in the linted text -> (cell or None, line, column), 1-based

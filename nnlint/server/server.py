@@ -316,6 +316,7 @@ def build_server() -> NnlintServer:
         if any(path.endswith(CONFIG_FILE) for path in paths):
             await ls.reload_configuration()
             return
+        await ls.scheduler.run(lambda: [ls.core.changed(path) for path in paths])
         for path in paths:  # a file an open document depends on (its buffer, if open, wins)
             ls._relint_dependents_of(path)
 

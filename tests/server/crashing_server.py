@@ -8,16 +8,16 @@ import sys
 from nnlint.runner import FileLinter
 
 MARKER = "nnlint-test: crash here"
-_lint_text = FileLinter.lint_text
+_lint_source = FileLinter.lint_source
 
 
-def _crashing_lint_text(self, text, path, module_path=None):  # type: ignore[no-untyped-def]
-    if MARKER in text:
+def _crashing_lint_source(self, source):  # type: ignore[no-untyped-def]
+    if MARKER in source.text:
         raise RuntimeError("simulated bug in a rule")
-    return _lint_text(self, text, path, module_path)
+    return _lint_source(self, source)
 
 
-FileLinter.lint_text = _crashing_lint_text  # type: ignore[method-assign]
+FileLinter.lint_source = _crashing_lint_source  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     from nnlint.server import main
