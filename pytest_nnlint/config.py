@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pytest_nnlint.spec import ImportedCallable, ModelSpec, SpecError
+from pytest_nnlint.spec import FactoryCall, ImportedCallable, ModelSpec, SpecError, nested_calls
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -18,7 +18,9 @@ else:  # pragma: no cover - exercised on 3.10 only
 # key -> what it must be (used both to validate and to phrase the error)
 MODEL_KEYS: dict[str, str] = {
     "factory": "a 'package.module:callable' string",
-    "inputs": "a 'package.module:callable' string",
+    "args": "a list of positional arguments for the factory",
+    "kwargs": "a table of keyword arguments for the factory",
+    "inputs": "a 'package.module:callable' string, a list of positional inputs, a table of keyword inputs or a tensor table",
     "loss": "a 'package.module:callable' string",
     "frozen": "a list of parameter-name patterns",
     "devices": "a list of device names",
@@ -26,8 +28,9 @@ MODEL_KEYS: dict[str, str] = {
     "rtol": "a non-negative number",
     "atol": "a non-negative number",
     "seed": "an integer",
+    "allow": "a table {check = [patterns]} of known exceptions",
 }
-REQUIRED_KEYS = ("factory", "inputs")
+REQUIRED_KEYS = ("factory",)
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 
@@ -46,6 +49,40 @@ def model_tables(pyproject: dict[str, Any], path: str | os.PathLike[str]) -> dic
     if not isinstance(models, dict):
         raise SpecError(f"{path}: [tool.nnlint] models must be a table of [tool.nnlint.models.NAME] tables")
     return models
+
+
+RUNTIME_KEYS: dict[str, str] = {
+    "discover": "a list of module names whose nn.Module classes become models",
+    "discover-exclude": "a list of class-name patterns (fnmatch on 'module.Class') to leave out",
+}
+
+
+def runtime_table(pyproject: dict[str, Any], path: str | os.PathLike[str]) -> dict[str, Any]:
+    """`[tool.nnlint.runtime]`, validated ({} when absent)."""
+    table = pyproject.get("tool", {}).get("nnlint", {}).get("runtime", {})
+    section = f"{path} [tool.nnlint.runtime]"
+    if not isinstance(table, dict):
+        raise SpecError(f"{section}: expected a table")
+    for key, value in table.items():
+        if key not in RUNTIME_KEYS:
+            raise SpecError(f"{section}: unknown key {key!r} (expected one of: {', '.join(RUNTIME_KEYS)})")
+        if not (isinstance(value, list) and all(isinstance(item, str) and item for item in value)):
+            raise SpecError(f"{section}: {key} = {value!r} is invalid: expected {RUNTIME_KEYS[key]}")
+    return table
+
+
+def resolve_references(spec: ModelSpec) -> None:
+    """Import every `package.module:callable` the spec names, so that a wrong reference is a
+    configuration error before anything runs (SpecError), not one failure per check."""
+    pending: list[Any] = [spec.loss, spec.inputs, spec.factory]  # popped from the end: factory first
+    while pending:
+        value = pending.pop()
+        if isinstance(value, ImportedCallable):
+            value.resolve()
+        elif isinstance(value, FactoryCall):
+            pending += [value.factory, *value.args, *(v for _, v in value.kwargs)]
+        elif isinstance(value, tuple):
+            pending += list(value)
 
 
 def load_model_specs(path: str | os.PathLike[str]) -> list[ModelSpec]:
@@ -77,10 +114,21 @@ def _spec_from_table(name: str, table: Any, path: Path) -> ModelSpec:
     def target(key: str) -> ImportedCallable:
         return ImportedCallable(table[key], where=f"{section} {key}", search_path=root)
 
+    factory: Any = target("factory")
+    if "args" in table or "kwargs" in table:
+        factory = FactoryCall(
+            factory,
+            nested_calls(table.get("args", []), f"{section} args", root),
+            tuple(
+                (key, nested_calls(value, f"{section} kwargs.{key}", root))
+                for key, value in table.get("kwargs", {}).items()
+            ),
+        )
+    inputs = table.get("inputs")
     return ModelSpec(
         name=name,
-        factory=target("factory"),
-        inputs=target("inputs"),
+        factory=factory,
+        inputs=target("inputs") if isinstance(inputs, str) else inputs,
         loss=target("loss") if "loss" in table else None,
         frozen=tuple(table.get("frozen", ())),
         devices=tuple(table["devices"]) if "devices" in table else None,
@@ -88,13 +136,20 @@ def _spec_from_table(name: str, table: Any, path: Path) -> ModelSpec:
         rtol=table.get("rtol"),
         atol=table.get("atol"),
         seed=table.get("seed", 0),
+        allow=table.get("allow", {}),
         source=section,
     )
 
 
 def _check_type(section: str, key: str, value: Any) -> None:
-    if key in ("factory", "inputs", "loss"):
+    if key in ("factory", "loss"):
         ok = isinstance(value, str)
+    elif key == "inputs":
+        ok = isinstance(value, (str, list, dict))
+    elif key == "args":
+        ok = isinstance(value, list)
+    elif key in ("kwargs", "allow"):
+        ok = isinstance(value, dict)
     elif key in ("frozen", "devices", "checks"):
         ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
     elif key in ("rtol", "atol"):

@@ -15,10 +15,22 @@ from typing import Any
 import pytest
 
 from pytest_nnlint.config import load_model_specs, model_tables, read_pyproject
-from pytest_nnlint.results import CheckFailure, CheckSkipped
+from pytest_nnlint.results import LISTED_PROBLEMS, CheckFailure, CheckSkipped
 from pytest_nnlint.spec import ACCELERATOR_ONLY_CHECKS, DEFAULT_DEVICES, ModelSpec, SpecError, validate_device
 
 NOTES_PROPERTY = "nnlint_note"
+# The markers: every item of this plugin, the lint items only, the model check items only.
+MARKER = "nnlint"
+LINT_MARKER = "nnlint_lint"
+CHECKS_MARKER = "nnlint_checks"
+
+_SPECS = pytest.StashKey[list[ModelSpec]]()
+_DROPPED = pytest.StashKey[dict[str, tuple[str, int]]]()  # device -> (reason, items not run)
+_AVAILABLE = pytest.StashKey[dict[str, str | None]]()  # device -> None (available) or the reason
+
+
+def devices_are_default(config: pytest.Config) -> bool:
+    return config.getoption("nnlint_devices", None) is None
 
 
 def selected_devices(config: pytest.Config) -> tuple[str, ...]:
@@ -53,6 +65,65 @@ def has_configured_models(config: pytest.Config) -> bool:
         return True
 
 
+def models_wanted(config: pytest.Config) -> bool:
+    """Whether this run collects the models: a default run (`pytest`, testpaths), one that
+    names pyproject.toml, or --nnlint-models."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS or config.getoption("nnlint_models", False):
+        return True
+    return any(Path(arg.split("::")[0]).name == "pyproject.toml" for arg in config.args)
+
+
+def configured_specs(config: pytest.Config) -> list[ModelSpec]:
+    """The models of pyproject.toml ([tool.nnlint.models] and discovery), read once per run."""
+    if _SPECS not in config.stash:
+        path = pyproject_path(config)
+        specs = load_model_specs(path) if path.is_file() else []
+        config.stash[_SPECS] = specs
+    return config.stash[_SPECS]
+
+
+def set_configured_specs(config: pytest.Config, specs: list[ModelSpec]) -> None:
+    config.stash[_SPECS] = specs
+
+
+def device_unavailable(config: pytest.Config, device: str) -> str | None:
+    """Why `device` cannot run here (None when it can), asked of torch once per run. CPU needs
+    no torch; without torch the items say so themselves when they run."""
+    if device == "cpu":
+        return None
+    cache = config.stash.setdefault(_AVAILABLE, {})
+    if device not in cache:
+        try:
+            from pytest_nnlint.checks._support import resolve_device
+        except ImportError:
+            cache[device] = None
+        else:
+            try:
+                resolve_device(device)
+                cache[device] = None
+            except CheckSkipped as skipped:
+                cache[device] = skipped.reason
+    return cache[device]
+
+
+def runnable_devices(config: pytest.Config, devices: tuple[str, ...]) -> tuple[str, ...]:
+    """With the default device selection, accelerators that are not here are left out (and
+    counted for one summary line); devices the user named explicitly are kept, and skip."""
+    if not devices_are_default(config):
+        return devices
+    return tuple(device for device in devices if device_unavailable(config, device) is None)
+
+
+def count_dropped(config: pytest.Config, device: str, items: int) -> None:
+    dropped = config.stash.setdefault(_DROPPED, {})
+    reason = device_unavailable(config, device) or ""
+    dropped[device] = (reason, dropped.get(device, (reason, 0))[1] + items)
+
+
+def dropped_devices(config: pytest.Config) -> dict[str, tuple[str, int]]:
+    return config.stash.get(_DROPPED, {})
+
+
 def contributed_specs(config: pytest.Config) -> list[ModelSpec]:
     """Specs from pytest_nnlint_model_specs implementations (conftest files, plugins)."""
     specs: list[ModelSpec] = []
@@ -85,7 +156,7 @@ class ModelsFile(pytest.File):
     def collect(self) -> Iterator[ModelNode]:
         specs: list[ModelSpec] = []
         if self.include_configured and self.path.is_file():
-            specs += load_model_specs(self.path)
+            specs += configured_specs(self.config)
         specs += contributed_specs(self.config)
         yield from self.nodes_for(specs)
 
@@ -121,9 +192,14 @@ class ModelNode(pytest.Collector):
         self.line = line
 
     def collect(self) -> Iterator[ModelCheckItem]:
+        devices = self.spec.devices_within(selected_devices(self.config))
+        runnable = runnable_devices(self.config, devices)
         for check in self.spec.selected_checks:
-            for device in self.spec.devices_within(selected_devices(self.config)):
+            for device in devices:
                 if check in ACCELERATOR_ONLY_CHECKS and device == "cpu":
+                    continue
+                if device not in runnable:
+                    count_dropped(self.config, device, 1)
                     continue
                 yield ModelCheckItem.from_parent(
                     self, name=f"{check}[{device}]", spec=self.spec, check=check, device=device
@@ -138,7 +214,11 @@ class ModelCheckItem(pytest.Item):
         self.spec = spec
         self.check = check
         self.device = device
-        self.add_marker("nnlint")
+        self.add_marker(MARKER)
+        self.add_marker(CHECKS_MARKER)
+        # Plugins that wrap pytest_runtest_call may assume every item has fixtures (pytest-lsp
+        # 1.x returns without yielding otherwise, which breaks the run): these items have none.
+        self.funcargs: dict[str, object] = {}
 
     def runtest(self) -> None:
         try:
@@ -153,7 +233,10 @@ class ModelCheckItem(pytest.Item):
             self.user_properties.append((NOTES_PROPERTY, note))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        if isinstance(excinfo.value, (CheckFailure, SpecError)):
+        if isinstance(excinfo.value, CheckFailure):
+            # -vv lists every problem; by default the list is capped with a count.
+            return excinfo.value.text(None if self.config.get_verbosity() >= 2 else LISTED_PROBLEMS)
+        if isinstance(excinfo.value, SpecError):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style)
 

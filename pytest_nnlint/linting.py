@@ -40,7 +40,11 @@ class LintItem(pytest.Item):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.add_marker("nnlint")
+        self.add_marker("nnlint_lint")
         self._signature: list[str] | None = None
+        # Plugins that wrap pytest_runtest_call may assume every item has fixtures (pytest-lsp
+        # 1.x returns without yielding otherwise, which breaks the run): these items have none.
+        self.funcargs: dict[str, object] = {}
 
     @property
     def cache_key(self) -> str:

@@ -21,8 +21,16 @@ class Problem:
         return f"{where}{self.message}{rule}"
 
 
+# A failure lists this many problems; the rest are counted (pytest -vv lists them all).
+LISTED_PROBLEMS = 10
+
+
 class CheckFailure(AssertionError):
-    """A check found problems. Subclasses AssertionError so that any test runner reports a failure."""
+    """A check found problems. Subclasses AssertionError so that any test runner reports a failure.
+
+    `notes` are what the check noted on the way (allowed exceptions included), shown after the
+    problems.
+    """
 
     def __init__(
         self,
@@ -31,24 +39,37 @@ class CheckFailure(AssertionError):
         check: str | None = None,
         model: str | None = None,
         device: str | None = None,
+        notes: list[str] | tuple[str, ...] = (),
     ) -> None:
         self.problems: list[Problem] = [problems] if isinstance(problems, Problem) else list(problems)
         self.check = check
         self.model = model
         self.device = device
+        self.notes = tuple(notes)
         super().__init__(self.message)
 
     def with_context(self, check: str, model: str, device: str) -> CheckFailure:
         """The same failure, labelled with the check, model and device it came from."""
-        return CheckFailure(self.problems, check=check, model=model, device=device)
+        return CheckFailure(self.problems, check=check, model=model, device=device, notes=self.notes)
 
     @property
     def message(self) -> str:
+        return self.text(LISTED_PROBLEMS)
+
+    def text(self, limit: int | None = None) -> str:
+        """The message, listing at most `limit` problems (None: all) and counting the others."""
         if self.check is None:
             head = "nnlint check failed:"
         else:
             head = f"nnlint {self.check} check failed for model {self.model!r} on {self.device}:"
-        return "\n".join([head, *(f"  - {problem}" for problem in self.problems)])
+        shown = self.problems if limit is None else self.problems[:limit]
+        lines = [head, *(f"  - {problem}" for problem in shown)]
+        if len(shown) < len(self.problems):
+            lines.append(f"  ... and {len(self.problems) - len(shown)} more (pytest -vv lists them all)")
+        if self.notes:
+            lines.append("  notes:")
+            lines += [f"  - {note}" for note in self.notes[: limit or len(self.notes)]]
+        return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.message

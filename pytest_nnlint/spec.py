@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_nnlint.errors import SpecError
+from pytest_nnlint.inputs import DeclaredInputs
+
 # The public names of the checks, in the order they run.
 CHECK_NAMES: tuple[str, ...] = (
     "registration",
@@ -33,10 +36,6 @@ _DEVICE_PATTERN = re.compile(r"^(cpu|cuda(:\d+)?|mps|xpu(:\d+)?)$")
 _TARGET_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
-class SpecError(ValueError):
-    """A model description is invalid: the message names where (file, key) and what."""
-
-
 def validate_device(name: str, where: str) -> str:
     """A device name the checks can run on (`cpu`, `cuda`, `cuda:1`, `mps`), or SpecError."""
     if not isinstance(name, str) or not _DEVICE_PATTERN.match(name):
@@ -47,25 +46,55 @@ def validate_device(name: str, where: str) -> str:
 
 
 @dataclass(frozen=True)
+class Allowance:
+    """A known, deliberate exception: problems of `check` at paths matching `pattern` (fnmatch;
+    `encoder` also covers `encoder.*`) are reported as notes, with the reason, not as failures."""
+
+    check: str  # a check name, or "*" for every check
+    pattern: str
+    reason: str = ""
+
+    def covers(self, check: str, path: str) -> bool:
+        from fnmatch import fnmatchcase
+
+        if self.check not in ("*", check) or not path:
+            return False
+        return fnmatchcase(path, self.pattern) or fnmatchcase(path, self.pattern + ".*") or fnmatchcase(
+            path, self.pattern + "[[]*"
+        )
+
+    def describe(self) -> str:
+        reason = self.reason or "no reason given"
+        return f"allow.{self.check} {self.pattern!r}: {reason}"
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A model described once; every check and device uses it.
 
     factory: builds a *new* model instance each call (checks never touch an instance you hold).
-    inputs:  given a `torch.device`, returns the positional inputs on that device: a tuple of
-             arguments, or a single argument (e.g. one tensor).
-    loss:    maps the forward output to a scalar tensor; default: the sum of every floating-point
-             tensor in the output (tensors, tuples, lists, dicts and dataclasses are searched).
+    inputs:  given a `torch.device`, returns the inputs on that device: a tuple of positional
+             arguments, a single argument, or `Inputs(*args, **kwargs)` for keyword inputs. Or a
+             declaration (a list of positional inputs, a dict of keyword inputs, a tensor table:
+             see pytest_nnlint.inputs). None: inferred from the model (transformers' dummy
+             inputs, timm's pretrained_cfg, the first layer), tried on the meta device first.
+    loss:    maps the forward output to a scalar tensor; default: a fixed random projection of
+             every floating-point tensor in the output (depends on every element, so a
+             normalisation head still gets a gradient).
     frozen:  parameter-name patterns (fnmatch) that should not train; `encoder` also freezes
              `encoder.*`.
     devices: restricts the devices this model runs on (default: every selected device).
     checks:  restricts the checks (default: all of CHECK_NAMES).
+    allow:   known exceptions, per check: {"registration": ["anchor_generator.cell_anchors*"]}
+             or {"registration": [{"pattern": "...", "reason": "..."}]}; "*" applies to every
+             check. Matching problems become notes naming the allowance.
     rtol/atol: tolerances for cross-device comparisons (default: by dtype).
     seed:    seed under which instances are built (a second instance uses seed + 1).
     """
 
     name: str
     factory: Callable[[], Any]
-    inputs: Callable[[Any], Any]
+    inputs: Any = None
     loss: Callable[[Any], Any] | None = None
     frozen: tuple[str, ...] = ()
     devices: tuple[str, ...] | None = None
@@ -73,15 +102,23 @@ class ModelSpec:
     rtol: float | None = None
     atol: float | None = None
     seed: int = 0
+    allow: Any = ()
     source: str = field(default="", compare=False)  # where it was described, for messages
+    discovered: bool = field(default=False, compare=False)  # found by discovery, not described
 
     def __post_init__(self) -> None:
         where = self.source or f"ModelSpec({self.name!r})"
         if not isinstance(self.name, str) or not self.name.strip():
             raise SpecError(f"{where}: name must be a non-empty string, got {self.name!r}")
-        for attribute in ("factory", "inputs"):
-            if not callable(getattr(self, attribute)):
-                raise SpecError(f"{where}: {attribute} must be callable, got {getattr(self, attribute)!r}")
+        if not callable(self.factory):
+            raise SpecError(f"{where}: factory must be callable, got {self.factory!r}")
+        if isinstance(self.inputs, (list, dict)):
+            object.__setattr__(self, "inputs", DeclaredInputs(self.inputs, f"{where} inputs", seed=self.seed))
+        elif self.inputs is not None and not callable(self.inputs):
+            raise SpecError(
+                f"{where}: inputs must be callable, a declaration (list or dict) or None (inferred), "
+                f"got {self.inputs!r}"
+            )
         if self.loss is not None and not callable(self.loss):
             raise SpecError(f"{where}: loss must be callable or None, got {self.loss!r}")
         object.__setattr__(self, "frozen", _string_tuple(self.frozen, f"{where}: frozen"))
@@ -96,12 +133,17 @@ class ModelSpec:
                         f"{where}: unknown check {check!r} (expected one of: {', '.join(CHECK_NAMES)})"
                     )
             object.__setattr__(self, "checks", checks)
+        object.__setattr__(self, "allow", parse_allow(self.allow, f"{where}: allow"))
         for attribute in ("rtol", "atol"):
             value = getattr(self, attribute)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
                 raise SpecError(f"{where}: {attribute} must be a non-negative number, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise SpecError(f"{where}: seed must be an integer, got {self.seed!r}")
+
+    def allowance_for(self, check: str, path: str) -> Allowance | None:
+        """The first allowance that exempts this problem, if any."""
+        return next((a for a in self.allow if a.covers(check, path)), None)
 
     @property
     def selected_checks(self) -> tuple[str, ...]:
@@ -116,6 +158,29 @@ class ModelSpec:
         if self.devices is None:
             return selected
         return tuple(device for device in selected if device in self.devices)
+
+
+def parse_allow(value: Any, where: str) -> tuple[Allowance, ...]:
+    """`{check: [pattern | {pattern, reason}]}` (or Allowances already) -> a tuple of Allowances."""
+    if isinstance(value, tuple) and all(isinstance(item, Allowance) for item in value):
+        return value
+    if not isinstance(value, dict):
+        raise SpecError(f"{where} = {value!r} is invalid: expected a table {{check = [patterns]}}")
+    allowances = []
+    for check, entries in value.items():
+        if check != "*" and check not in CHECK_NAMES:
+            raise SpecError(f"{where}: unknown check {check!r} (expected '*' or one of: {', '.join(CHECK_NAMES)})")
+        for entry in [entries] if isinstance(entries, (str, dict)) else entries:
+            if isinstance(entry, str):
+                allowances.append(Allowance(check, entry))
+            elif isinstance(entry, dict) and isinstance(entry.get("pattern"), str) and set(entry) <= {"pattern", "reason"}:
+                allowances.append(Allowance(check, entry["pattern"], str(entry.get("reason", ""))))
+            else:
+                raise SpecError(
+                    f"{where}.{check}: {entry!r} is invalid: expected a pattern string or "
+                    "{pattern = \"...\", reason = \"...\"}"
+                )
+    return tuple(allowances)
 
 
 def _string_tuple(value: Any, where: str) -> tuple[str, ...]:
@@ -181,3 +246,70 @@ class ImportedCallable:
 
     def __repr__(self) -> str:
         return self.target
+
+
+# In factory arguments, a table with this key is itself a call: `{call = "transformers:BertConfig",
+# kwargs = {hidden_size = 64}}` (TOML cannot write a config object any other way).
+CALL_KEY = "call"
+
+
+@dataclass(frozen=True)
+class FactoryCall:
+    """`factory(*args, **kwargs)` from pyproject.toml; nested `{call = ...}` tables are built first."""
+
+    factory: ImportedCallable
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    def __call__(self) -> Any:
+        args = [_build_argument(value) for value in self.args]
+        kwargs = {key: _build_argument(value) for key, value in self.kwargs}
+        return self.factory(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        parts = [repr(_plain(a)) for a in self.args] + [f"{k}={_plain(v)!r}" for k, v in self.kwargs]
+        return f"{self.factory.target}({', '.join(parts)})" if parts else self.factory.target
+
+
+def nested_calls(value: Any, where: str, search_path: str | None) -> Any:
+    """Factory arguments with every `{call = "pkg:callable", args, kwargs}` table validated and
+    turned into a FactoryCall (called when the model is built)."""
+    if isinstance(value, dict) and CALL_KEY in value:
+        unknown = set(value) - {CALL_KEY, "args", "kwargs"}
+        if unknown:
+            raise SpecError(f"{where}: unknown key {sorted(unknown)[0]!r} next to call (expected call, args, kwargs)")
+        args, kwargs = value.get("args", []), value.get("kwargs", {})
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise SpecError(f"{where}: args must be a list and kwargs a table")
+        return FactoryCall(
+            ImportedCallable(value[CALL_KEY], where=f"{where} call", search_path=search_path),
+            tuple(nested_calls(a, f"{where} args[{i}]", search_path) for i, a in enumerate(args)),
+            tuple((k, nested_calls(v, f"{where} kwargs.{k}", search_path)) for k, v in kwargs.items()),
+        )
+    if isinstance(value, dict):
+        return _FrozenDict((k, nested_calls(v, f"{where}.{k}", search_path)) for k, v in value.items())
+    if isinstance(value, list):
+        return tuple(nested_calls(v, f"{where}[{i}]", search_path) for i, v in enumerate(value))
+    return value
+
+
+class _FrozenDict(tuple):  # type: ignore[type-arg]
+    """A table argument kept hashable inside the frozen spec; built back into a dict."""
+
+
+def _build_argument(value: Any) -> Any:
+    if isinstance(value, FactoryCall):
+        return value()
+    if isinstance(value, _FrozenDict):
+        return {k: _build_argument(v) for k, v in value}
+    if isinstance(value, tuple):
+        return [_build_argument(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, _FrozenDict):
+        return {k: _plain(v) for k, v in value}
+    if isinstance(value, tuple) and not isinstance(value, FactoryCall):
+        return [_plain(v) for v in value]
+    return value

@@ -7,11 +7,13 @@ helper here that turns an exception into a one-line CheckFailure saying which ca
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import re
 import traceback
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any, Union
@@ -19,6 +21,7 @@ from typing import Any, Union
 import torch
 from torch import nn
 
+from pytest_nnlint.inputs import DeclaredInputs, Inputs
 from pytest_nnlint.results import CheckFailure, CheckResult, CheckSkipped, Problem
 from pytest_nnlint.spec import ModelSpec, SpecError
 from pytest_nnlint.state import preserved_torch_state
@@ -86,14 +89,27 @@ def check_function(name: str, *, accelerator_only: bool = False) -> Callable[[Ch
                     body(spec, target, report)
                 except CheckFailure as failure:
                     report.problems.extend(failure.problems)
-            if report.problems:
-                raise CheckFailure(report.problems, check=name, model=spec.name, device=str(target))
+            problems = _apply_allowances(name, spec, report)
+            if problems:
+                raise CheckFailure(problems, check=name, model=spec.name, device=str(target), notes=report.notes)
             return CheckResult(name, spec.name, str(target), tuple(report.notes), tuple(report.details))
 
         run.check_name = name  # type: ignore[attr-defined]
         return run
 
     return decorate
+
+
+def _apply_allowances(check: str, spec: ModelSpec, report: Report) -> list[Problem]:
+    """The problems no allowance covers; the covered ones become notes naming the allowance."""
+    remaining = []
+    for problem in report.problems:
+        allowance = spec.allowance_for(check, problem.path)
+        if allowance is None:
+            remaining.append(problem)
+        else:
+            report.note(f"allowed ({allowance.describe()}): {problem}")
+    return remaining
 
 
 def fatal(message: str, path: str = "", rule: str | None = None) -> CheckFailure:
@@ -144,13 +160,42 @@ def on_device(tensor: torch.Tensor, device: torch.device) -> bool:
 
 
 def build_model(spec: ModelSpec, seed: int | None = None) -> nn.Module:
-    """A fresh instance from the factory, built under `seed` (default: the spec's seed)."""
-    torch.default_generator.manual_seed(spec.seed if seed is None else seed)
+    """A fresh instance, as the factory builds it under `seed` (default: the spec's seed).
+
+    Building real models (their weight initialisation) often costs more than all the checks
+    together, so the first instance per (spec, seed) is kept as a pristine prototype and later
+    ones are deep copies of it - unless a hook's closure could tie a copy to the prototype.
+    """
+    seed = spec.seed if seed is None else seed
+    cache = spec_cache(spec)
+    prototype = cache.prototypes.get(seed)
+    if prototype is not None:
+        return copy.deepcopy(prototype)
+    model = _call_factory(spec, seed)
+    if cache.copyable and _copy_is_independent(model):
+        try:
+            copied = copy.deepcopy(model)
+        except Exception:  # some models cannot be deep-copied: build them every time
+            copied = None
+        if copied is not None:
+            # The factory's own instance stays untouched as the prototype: even a factory that
+            # hands out a model the user holds never has it mutated by a check.
+            cache.prototypes[seed] = model
+            return copied
+    cache.copyable = False
+    cache.prototypes.clear()
+    return model
+
+
+def _call_factory(spec: ModelSpec, seed: int) -> nn.Module:
+    torch.default_generator.manual_seed(seed)
     try:
         model = spec.factory()
     except (CheckFailure, SpecError):  # already phrased for the user
         raise
     except Exception as exc:
+        if spec.discovered:  # a class found by discovery may simply need arguments it cannot get
+            raise CheckSkipped(f"{_callable_name(spec.factory)}() could not be built without arguments: {describe_exception(exc)}") from None
         raise fatal(f"the factory {_callable_name(spec.factory)} raised {describe_exception(exc)}") from exc
     if not isinstance(model, nn.Module):
         raise fatal(
@@ -163,6 +208,47 @@ def build_model(spec: ModelSpec, seed: int | None = None) -> nn.Module:
         )
     _ISSUED.add(model)
     return model
+
+
+_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks",
+               "_state_dict_hooks", "_state_dict_pre_hooks", "_load_state_dict_pre_hooks",
+               "_load_state_dict_post_hooks")
+
+
+def _copy_is_independent(model: nn.Module) -> bool:
+    """deepcopy shares functions (and their closures) with the original: a hook closing over a
+    module would make a copy act on the prototype. Such models are built every time."""
+    for module in model.modules():
+        for name in _HOOK_DICTS:
+            for hook in getattr(module, name, {}).values():
+                if isinstance(hook, functools.partial) or getattr(hook, "__closure__", None):
+                    return False
+    return True
+
+
+@dataclasses.dataclass
+class SpecCache:
+    """What the checks of one spec share within a process: prototypes, inferred inputs."""
+
+    prototypes: dict[int, nn.Module | None] = dataclasses.field(default_factory=dict)
+    copyable: bool = True
+    inferred: Any = None  # (Inputs on the CPU, description) once inferred
+
+
+# Items run model by model: two entries keep memory bounded while every check of a model hits.
+_SPEC_CACHES: OrderedDict[int, tuple[ModelSpec, SpecCache]] = OrderedDict()
+_CACHE_SIZE = 2
+
+
+def spec_cache(spec: ModelSpec) -> SpecCache:
+    entry = _SPEC_CACHES.get(id(spec))
+    if entry is None or entry[0] is not spec:
+        entry = (spec, SpecCache())
+        _SPEC_CACHES[id(spec)] = entry
+        while len(_SPEC_CACHES) > _CACHE_SIZE:
+            _SPEC_CACHES.popitem(last=False)
+    _SPEC_CACHES.move_to_end(id(spec))
+    return entry[1]
 
 
 def move(model: nn.Module, how: str, device: torch.device | None = None) -> None:
@@ -185,22 +271,48 @@ def build_on(spec: ModelSpec, device: torch.device, seed: int | None = None) -> 
     return model
 
 
-def make_inputs(spec: ModelSpec, device: torch.device) -> tuple[Any, ...]:
-    """The spec's inputs for `device` as positional arguments, all tensors on that device."""
+def make_inputs(spec: ModelSpec, device: torch.device) -> Inputs:
+    """The spec's inputs for `device` (positional and keyword), all tensors on that device."""
     arguments = call_inputs(spec, device)
     check_input_devices(arguments, device)
     return arguments
 
 
-def call_inputs(spec: ModelSpec, device: torch.device) -> tuple[Any, ...]:
-    """`spec.inputs(device)` as a tuple of positional arguments."""
+def call_inputs(spec: ModelSpec, device: torch.device) -> Inputs:
+    """`spec.inputs(device)` as Inputs; inferred from the model when the spec gives none."""
+    if spec.inputs is None:
+        return inferred_inputs(spec, device)
     try:
         value = spec.inputs(device)
     except (CheckFailure, SpecError):  # already phrased for the user
         raise
     except Exception as exc:
         raise fatal(f"inputs({device}) from {_callable_name(spec.inputs)} raised {describe_exception(exc)}") from exc
-    return value if isinstance(value, tuple) else (value,)
+    if isinstance(value, Inputs):
+        return value
+    return Inputs(*value) if isinstance(value, tuple) else Inputs(value)
+
+
+def inferred_inputs(spec: ModelSpec, device: torch.device) -> Inputs:
+    """Inputs inferred once per spec (see pytest_nnlint.infer), copied to `device`."""
+    from pytest_nnlint.infer import infer_inputs
+
+    cache = spec_cache(spec)
+    if cache.inferred is None:
+        with preserved_torch_state():
+            cache.inferred = infer_inputs(spec, build_model(spec), required=not spec.discovered)
+    cpu_inputs, _ = cache.inferred
+    return move_inputs(cpu_inputs, device, copy=True)
+
+
+def inputs_description(spec: ModelSpec) -> str | None:
+    """How the inputs were obtained, for a note: None when the user wrote an inputs callable."""
+    if isinstance(spec.inputs, DeclaredInputs):
+        return None
+    if spec.inputs is None:
+        cache = spec_cache(spec)
+        return cache.inferred[1] if cache.inferred is not None else None
+    return None
 
 
 def check_input_devices(arguments: tuple[Any, ...], device: torch.device) -> None:
@@ -213,25 +325,32 @@ def check_input_devices(arguments: tuple[Any, ...], device: torch.device) -> Non
             )
 
 
-def move_inputs(arguments: Any, device: torch.device) -> Any:
-    """The same nested inputs with every tensor moved to `device`."""
+def move_inputs(arguments: Any, device: torch.device, copy: bool = False) -> Any:
+    """The same nested inputs with every tensor moved to `device` (`copy`: never the same tensor,
+    so that a model writing into its inputs cannot change a cached original)."""
     if isinstance(arguments, torch.Tensor):
-        return arguments.to(device)
+        moved = arguments.to(device)
+        return moved.clone() if copy and moved is arguments else moved
+    if isinstance(arguments, Inputs):
+        return Inputs(
+            *(move_inputs(item, device, copy) for item in arguments),
+            **{key: move_inputs(item, device, copy) for key, item in arguments.kwargs.items()},
+        )
     if isinstance(arguments, tuple) and hasattr(arguments, "_fields"):
-        return type(arguments)(*(move_inputs(item, device) for item in arguments))
+        return type(arguments)(*(move_inputs(item, device, copy) for item in arguments))
     if isinstance(arguments, (list, tuple)):
-        return type(arguments)(move_inputs(item, device) for item in arguments)
+        return type(arguments)(move_inputs(item, device, copy) for item in arguments)
     if isinstance(arguments, dict):
-        return {key: move_inputs(item, device) for key, item in arguments.items()}
+        return {key: move_inputs(item, device, copy) for key, item in arguments.items()}
     return arguments
 
 
-def forward(model: nn.Module, arguments: tuple[Any, ...], where: str) -> Any:
-    """`model(*arguments)`. A failure names the input shapes (the usual cause) and, when devices
+def forward(model: nn.Module, arguments: Inputs, where: str) -> Any:
+    """`model(*arguments, **arguments.kwargs)`. A failure names the input shapes (the usual cause) and, when devices
     were mixed, the tensors and modules the model holds outside its registries (they did not
     follow the model to its device)."""
     try:
-        return model(*arguments)
+        return call_model(model, arguments)
     except Exception as exc:
         shapes = ", ".join(f"{path} {tuple(t.shape)}" for path, t in tensor_leaves(arguments, "inputs"))
         reason = describe_exception(exc)
@@ -242,6 +361,12 @@ def forward(model: nn.Module, arguments: tuple[Any, ...], where: str) -> Any:
                 for item in _unregistered_with_devices(model)
             ]
         raise CheckFailure(problems) from exc
+
+
+def call_model(model: nn.Module, arguments: Any) -> Any:
+    if isinstance(arguments, Inputs):
+        return model(*arguments, **arguments.kwargs)
+    return model(*arguments)
 
 
 # How torch words a device mismatch (as opposed to, say, an op without a kernel for a device).
@@ -274,6 +399,12 @@ def tensor_leaves(value: Any, path: str = "output") -> list[tuple[str, torch.Ten
     if isinstance(value, torch.Tensor):
         return [(path, value)]
     leaves: list[tuple[str, torch.Tensor]] = []
+    if isinstance(value, Inputs):
+        for index, item in enumerate(value):
+            leaves += tensor_leaves(item, f"{path}[{index}]")
+        for key, item in value.kwargs.items():
+            leaves += tensor_leaves(item, f"{path}[{key!r}]")
+        return leaves
     if isinstance(value, Mapping):
         for key, item in value.items():
             leaves += tensor_leaves(item, f"{path}[{key!r}]")
@@ -295,7 +426,14 @@ def describe_value(value: Any) -> str:
 
 
 def compute_loss(spec: ModelSpec, output: Any) -> torch.Tensor:
-    """The spec's loss, or the sum of every floating-point output tensor."""
+    """The spec's loss, or a fixed random projection of every floating-point output tensor.
+
+    Why a projection and not the sum: the sum of a normalised output (BatchNorm or LayerNorm
+    without affine parameters at the end) is constant, so its gradient is exactly zero whatever
+    the weights; a projection onto fixed random directions depends on every element. The
+    directions come from a private generator seeded by the spec and the output's path, drawn on
+    the CPU, so every device and every check sees the same loss.
+    """
     if spec.loss is not None:
         try:
             loss = spec.loss(output)
@@ -307,19 +445,25 @@ def compute_loss(spec: ModelSpec, output: Any) -> torch.Tensor:
             shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
             raise fatal(f"loss(output) must return a scalar tensor, got {shape}")
         return loss.reshape(())
-    floating = [t for _, t in tensor_leaves(output) if t.is_floating_point()]
+    floating = [(path, t) for path, t in tensor_leaves(output) if t.is_floating_point()]
     if not floating:
         raise CheckSkipped(
             f"the forward pass returned {describe_value(output)} with no floating-point tensor to "
             "differentiate; give the ModelSpec a loss= callable"
         )
-    total = floating[0].new_zeros((), dtype=torch.float32 if floating[0].dtype in _LOW_PRECISION else None)
-    for tensor in floating:
-        total = total + (tensor.float().sum() if tensor.dtype in _LOW_PRECISION else tensor.sum())
+    total = torch.zeros((), dtype=torch.float32, device=floating[0][1].device)
+    for index, (_, tensor) in enumerate(floating):
+        direction = projection(spec.seed * 1_000_003 + index, tuple(tensor.shape)).to(tensor.device)
+        # Scaled by 1/sqrt(n): a projection on n standard-normal directions stays O(1) in size.
+        total = total + (tensor.float() * direction).sum() / max(1, tensor.numel()) ** 0.5
     return total
 
 
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
+@functools.lru_cache(maxsize=16)
+def projection(seed: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """A fixed standard-normal tensor of `shape` (CPU, float32), the same on every call."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, generator=generator)
 
 
 def backward(loss: torch.Tensor, where: str) -> None:
@@ -327,6 +471,33 @@ def backward(loss: torch.Tensor, where: str) -> None:
         loss.backward()
     except Exception as exc:
         raise fatal(f"backward {where} raised {describe_exception(exc)}") from exc
+
+
+def train_step_loss(spec: ModelSpec, model: nn.Module, device: torch.device, *, train: bool = True) -> torch.Tensor:
+    """The loss of one seeded forward pass in train (or eval) mode: every check that trains sees
+    the same dropout masks, whichever instance or cache it starts from."""
+    model.train(train)
+    arguments = make_inputs(spec, device)
+    seeded(spec.seed, device)
+    where = f"on {device}" if train else f"on {device} in eval mode"
+    return compute_loss(spec, forward(model, arguments, where))
+
+
+def reached_in_eval_mode(spec: ModelSpec, model: nn.Module, device: torch.device, names: set[str]) -> set[str]:
+    """Of `names` (parameters without a gradient after the train-mode pass), those that get one
+    from an eval-mode pass. Randomness (stochastic depth that skips a block, a random branch)
+    can leave a parameter out of one train-mode pass; eval mode has none, so this pass decides
+    whether the parameter takes part in the loss at all. Gradients are reset first and after."""
+    parameters = dict(model.named_parameters())
+    was_training = model.training
+    model.zero_grad(set_to_none=True)
+    loss = train_step_loss(spec, model, device, train=False)
+    if loss.requires_grad:
+        backward(loss, f"on {device} in eval mode")
+    reached = {name for name in names if parameters[name].grad is not None}
+    model.zero_grad(set_to_none=True)
+    model.train(was_training)
+    return reached
 
 
 # --- freezing -----------------------------------------------------------------------------------

@@ -1,4 +1,10 @@
-"""`grad-flow`: one backward pass gives every trainable parameter a finite gradient."""
+"""`grad-flow`: every trainable parameter takes part in the loss and gets a finite gradient.
+
+What is judged is whether a gradient *reaches* a parameter, not its value: a zero-initialised
+layer (a residual branch's last norm, a classifier head) legitimately blocks the first step's
+gradient upstream, and stochastic depth can drop a block for a whole batch. A parameter without
+any gradient in the train-mode pass is tried once more in eval mode, where nothing is random.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,15 @@ from pytest_nnlint.checks._support import (
     backward,
     build_on,
     check_function,
-    compute_loss,
     fatal,
-    forward,
-    make_inputs,
+    reached_in_eval_mode,
+    train_step_loss,
 )
 from pytest_nnlint.results import CheckSkipped
 from pytest_nnlint.spec import ModelSpec
+
+# A note lists this many names of parameters with an exactly-zero gradient.
+LISTED = 3
 
 
 @check_function("grad-flow")
@@ -28,20 +36,39 @@ def grad_flow(spec: ModelSpec, device: torch.device, report: Report) -> None:
         raise CheckSkipped(
             "the model has no trainable parameters" if frozen else "the model has no parameters"
         )
-    model.train()
-    loss = compute_loss(spec, forward(model, make_inputs(spec, device), f"on {device}"))
+    loss = train_step_loss(spec, model, device)
     if not bool(torch.isfinite(loss.detach())):
         raise fatal(f"the loss is {loss.item()} (not finite) after one forward pass in train mode")
     if not loss.requires_grad:
         raise fatal("the loss does not depend on any trainable parameter (is the forward pass detached?)")
     backward(loss, f"on {device}")
+    missing = {name for name, p in trainable.items() if p.grad is None}
+    zero = [name for name, p in trainable.items() if p.grad is not None and not bool(p.grad.any())]
     for name, parameter in trainable.items():
-        if parameter.grad is None:
-            report.fail(
-                name,
-                "received no gradient: it takes no part in the loss (an unused parameter makes "
-                "DistributedDataParallel fail unless find_unused_parameters=True)",
-            )
-        elif not bool(torch.isfinite(parameter.grad).all()):
+        if parameter.grad is not None and not bool(torch.isfinite(parameter.grad).all()):
             bad = int((~torch.isfinite(parameter.grad)).sum())
             report.fail(name, f"has a non-finite gradient ({bad} of {parameter.grad.numel()} values are NaN/Inf)")
+    reached = reached_in_eval_mode(spec, model, device, missing) if missing else set()
+    for name in trainable:
+        if name in missing and name not in reached:
+            report.fail(
+                name,
+                "received no gradient in train or eval mode: it takes no part in the loss (an unused "
+                "parameter makes DistributedDataParallel fail unless find_unused_parameters=True)",
+            )
+    if reached:
+        report.note(
+            f"{len(reached)} parameter(s) got no gradient from the train-mode pass but do in eval mode "
+            f"(randomness such as stochastic depth, or a train-only branch), e.g. {sorted(reached)[0]}"
+        )
+    note_zero_gradients(report, zero)
+
+
+def note_zero_gradients(report: Report, zero: list[str]) -> None:
+    if zero:
+        examples = ", ".join(zero[:LISTED]) + (", ..." if len(zero) > LISTED else "")
+        report.note(
+            f"{len(zero)} parameter(s) got an exactly-zero gradient from this batch ({examples}): they "
+            "take part in the loss, so training can move them (typical of zero-initialised layers "
+            "downstream or of stochastic depth)"
+        )

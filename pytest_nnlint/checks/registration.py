@@ -1,12 +1,21 @@
-"""`registration`: everything the model holds is a registered parameter, buffer or submodule."""
+"""`registration`: everything the model holds is a registered parameter, buffer or submodule.
+
+Two look-alikes are notes, not failures: a module holding no state at all (no parameters,
+buffers or tensors) kept in a plain container loses nothing from `.parameters()`, `state_dict()`
+or `.to()` (train-eval still checks that its mode does not matter); and a plain tensor attribute
+that `forward` re-derives on the input's device every call (tried on the meta device).
+"""
 
 from __future__ import annotations
 
 import torch
+from torch import nn
 
-from pytest_nnlint.checks._support import Report, build_model, check_function
+from pytest_nnlint.checks._support import Report, build_model, call_inputs, call_model, check_function
 from pytest_nnlint.spec import ModelSpec
-from pytest_nnlint.walk import Reached, unregistered
+from pytest_nnlint.walk import Reached, walk
+
+META = torch.device("meta")
 
 
 @check_function("registration")
@@ -15,8 +24,43 @@ def registration(spec: ModelSpec, device: torch.device, report: Report) -> None:
     lists, tuples and dicts included - that PyTorch does not know about. What is registered does
     not depend on the device, so the instance stays where the factory built it."""
     model = build_model(spec)
-    for item in unregistered(model):
-        report.fail(item.path, explain_unregistered(item), item.rule)
+    reached = walk(model)
+    found = [item for item in reached if not item.registered and item.inside is None]
+    plain_tensors = {item.path for item in found if item.is_tensor and item.rule == "NN103"}
+    rederived = rederived_by_forward(spec, model, plain_tensors) if plain_tensors else set()
+    for item in found:
+        if item.is_module and is_stateless(item, reached):
+            report.note(
+                f"{item.path}: {type(item.value).__name__} held in a plain {item.container or 'attribute'} "
+                "is not registered, but it holds no parameters, buffers or tensors, so nothing is lost "
+                "(train-eval checks that its mode does not matter)"
+            )
+        elif item.path in rederived:
+            report.note(f"{item.path}: not registered, but forward re-derives it on the input's device")
+        else:
+            report.fail(item.path, explain_unregistered(item), item.rule)
+
+
+def is_stateless(item: Reached, reached: list[Reached]) -> bool:
+    """A module with no parameters, buffers, or tensors held anywhere inside it."""
+    module: nn.Module = item.value
+    if any(True for _ in module.parameters()) or any(True for _ in module.buffers()):
+        return False
+    return not any(other.is_tensor and other.inside == item.path for other in reached)
+
+
+def rederived_by_forward(spec: ModelSpec, model: nn.Module, paths: set[str]) -> set[str]:
+    """Of these plain tensor attributes, the ones a forward pass on the meta device re-derives on
+    the input's device (they end up on meta). Anything that keeps the pass from running means
+    "cannot tell": nothing is excused. The instance is this check's own; it is spent here."""
+    try:
+        model.to(META)
+        with torch.no_grad():
+            call_model(model, call_inputs(spec, META))
+    except Exception:
+        return set()
+    now = {item.path: item.value for item in walk(model) if item.is_tensor}
+    return {path for path in paths if path in now and now[path].device.type == "meta"}
 
 
 def explain_unregistered(item: Reached) -> str:

@@ -62,7 +62,13 @@ def test_transfer(nn_check):
     nn_check.device_transfer()
 """
     )
+    # Default devices: the cuda parameter is left out, said once after the run.
     result = run(pytester, "-rs", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_transfer[[]cpu[]] PASSED*"])
+    result.stdout.fnmatch_lines(["nnlint: CUDA is not available (torch.cuda.is_available() is False): 1 item(s) on cuda not collected*"])
+    # Asked for explicitly: the parameter is there, and skips with the reason.
+    result = run(pytester, "-rs", "-v", "--nnlint-devices=cpu,cuda")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*test_transfer[[]cpu[]] PASSED*", "*test_transfer[[]cuda[]] SKIPPED*"])
     result.stdout.fnmatch_lines(["SKIPPED*CUDA is not available (torch.cuda.is_available() is False)*"])

@@ -45,7 +45,7 @@ def test_every_fixture_through_pytest(pytester: pytest.Pytester, device: str) ->
 
 def test_items_are_named_model_check_device(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml(models_pyproject(["clean_cnn"]))
-    result = run(pytester, "--collect-only", "-q")
+    result = run(pytester, "--collect-only", "-q", "--nnlint-devices=cpu,cuda")
     result.stdout.fnmatch_lines(
         [
             "pyproject.toml::clean_cnn::registration[[]cpu[]]",
@@ -65,7 +65,15 @@ def test_cuda_items_skip_with_a_reason_without_cuda(pytester: pytest.Pytester, m
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     pytester.makepyprojecttoml(models_pyproject(["clean_cnn"], checks=["registration", "parity"]))
+    # Default devices: CUDA's absence is one line after the run, not one skip per item.
     result = run(pytester, "-rs")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["nnlint: CUDA is not available (torch.cuda.is_available() is False): 2 item(s) on cuda not collected*"]
+    )
+    assert "SKIPPED" not in result.stdout.str()
+    # Asked for by name: the items are there and skip with the reason.
+    result = run(pytester, "-rs", "--nnlint-devices=cpu,cuda")
     result.assert_outcomes(passed=1, skipped=2)
     result.stdout.fnmatch_lines(["SKIPPED [[]2[]] pyproject.toml:*: CUDA is not available (torch.cuda.is_available() is False)"])
 
@@ -91,24 +99,26 @@ devices = ["cpu"]
 
 def test_a_config_error_names_the_file_the_key_and_the_value(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml('[tool.nnlint.models.tiny]\nfactory = "m:build"\ninputs = "m:inputs"\nfrozn = ["a"]\n')
+    pytester.makepyfile(test_other="def test_other():\n    pass\n")
     result = run(pytester)
-    assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines(
-        ["*pyproject.toml [[]tool.nnlint.models.tiny[]]: unknown key 'frozn' (expected one of: factory, inputs*"]
-    )
-    assert "Traceback" not in result.stdout.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # before anything runs
+    message = "*pyproject.toml [[]tool.nnlint.models.tiny[]]: unknown key 'frozn' (expected one of: factory, args, kwargs, inputs*"
+    result.stderr.fnmatch_lines([message])
+    assert sum("unknown key 'frozn'" in line for line in result.stderr.lines + result.stdout.lines) == 1
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert "test_other" not in result.stdout.str()
 
 
-def test_an_unimportable_factory_fails_its_items_clearly(pytester: pytest.Pytester) -> None:
+def test_an_unimportable_factory_is_one_error_before_anything_runs(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml(
         '[tool.nnlint.models.tiny]\nfactory = "no_such_pkg.models:build"\ninputs = "m:inputs"\ndevices = ["cpu"]\n'
-        'checks = ["registration"]\n'
     )
     result = run(pytester)
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
         ["*[[]tool.nnlint.models.tiny[]] factory: cannot import module 'no_such_pkg.models'*ModuleNotFoundError*"]
     )
+    assert sum("no_such_pkg" in line for line in result.stderr.lines + result.stdout.lines) == 1
 
 
 def test_explicit_paths_leave_models_out_unless_asked(pytester: pytest.Pytester) -> None:
@@ -196,7 +206,7 @@ def test_parts_that_could_not_run_are_listed_after_the_run(pytester: pytest.Pyte
     result = run(pytester, "--nnlint-devices=cpu")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
-        ["*nnlint notes*", "pyproject.toml::nz::device-transfer[[]cpu[]]: skipped the forward pass on the meta device:*"]
+        ["*nnlint notes*", "nz: skipped the forward pass on the meta device:*"]
     )
 
 

@@ -26,7 +26,7 @@ def test_a_spec_selects_checks_in_canonical_order_and_narrows_devices() -> None:
     ("kwargs", "message"),
     [
         ({"factory": 3}, "factory must be callable"),
-        ({"inputs": None}, "inputs must be callable"),
+        ({"inputs": 3}, "inputs must be callable"),
         ({"checks": ["devise-transfer"]}, "unknown check 'devise-transfer'"),
         ({"devices": ["gpu"]}, "invalid device 'gpu'"),
         ({"rtol": -1}, "rtol must be a non-negative number"),

@@ -1,0 +1,222 @@
+"""Inputs for a model whose spec gives none, inferred from the model itself.
+
+Candidates, most specific first:
+1. transformers models: the config (`main_input_name`, `vocab_size`, `image_size`...), then the
+   model's own `dummy_inputs`;
+2. timm models: `pretrained_cfg["input_size"]` (or `default_cfg`);
+3. the first parameterised layers: a conv's `in_channels`, a linear layer's `in_features`, an
+   embedding's `num_embeddings`, a recurrent layer's `input_size`, a norm's feature size.
+Each candidate is tried on a copy of the model on the `meta` device first (no compute, no
+memory); only where the meta device cannot tell (an op without a meta kernel, data-dependent
+shapes) is it run for real on the CPU. The first candidate that runs is used and reported.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from pytest_nnlint.inputs import Inputs
+from pytest_nnlint.results import CheckFailure, CheckSkipped, Problem
+from pytest_nnlint.spec import ModelSpec
+
+BATCH = 2
+SEQUENCE = 16
+META = torch.device("meta")
+CPU = torch.device("cpu")
+# Spatial sizes tried for a convolutional first layer, most common first.
+SPATIAL_2D = (224, 64, 32)
+# How many parameterised layers (in registration order) may suggest inputs.
+FIRST_LAYERS = 3
+
+Maker = Callable[[torch.Generator], Inputs]
+
+
+def infer_inputs(spec: ModelSpec, model: nn.Module, *, required: bool = True) -> tuple[Inputs, str]:
+    """(Inputs on the CPU, how they were found). Raises CheckFailure (or CheckSkipped when not
+    `required`) listing what was tried when no candidate runs."""
+    candidates = list(candidates_for(model))
+    meta_model = _meta_copy(model)
+    tried: list[str] = []
+    for make, source in candidates:
+        generator = torch.Generator().manual_seed(spec.seed)
+        arguments = make(generator)
+        shapes = describe_inputs(arguments)
+        if meta_model is not None:
+            error = _error_of(meta_model, _to(arguments, META))
+            if error is None:
+                return arguments, f"inputs inferred from {source}: {shapes} (checked on the meta device)"
+            if not _meta_cannot_tell(error):
+                tried.append(f"{shapes} from {source}: {_short(error)}")
+                continue
+        error = _error_of(model, arguments)
+        if error is None:
+            return arguments, f"inputs inferred from {source}: {shapes}"
+        tried.append(f"{shapes} from {source}: {_short(error)}")
+    what = "; ".join(tried) if tried else "the model has no layer that suggests an input shape"
+    message = (
+        f"no inputs were given and none could be inferred ({what}); describe them, e.g. "
+        "inputs = [{shape = [2, 3, 224, 224]}] or inputs = {input_ids = {shape = [2, 16], dtype = \"int64\", high = 1000}}"
+    )
+    if required:
+        raise CheckFailure(Problem("", message))
+    raise CheckSkipped(message)
+
+
+def candidates_for(model: nn.Module) -> Iterator[tuple[Maker, str]]:
+    yield from _transformers_candidates(model)
+    yield from _timm_candidates(model)
+    yield from _first_layer_candidates(model)
+
+
+# --- transformers ---------------------------------------------------------------------------------
+
+
+def _transformers_candidates(model: nn.Module) -> Iterator[tuple[Maker, str]]:
+    config = getattr(model, "config", None)
+    if config is None or not hasattr(model, "main_input_name"):
+        return
+    main = getattr(model, "main_input_name", "input_ids")
+    vocab = getattr(config, "vocab_size", None)
+    if main == "input_ids" and isinstance(vocab, int) and vocab > 0:
+        high = min(vocab, 1000)
+        decoder = bool(getattr(config, "is_encoder_decoder", False))
+
+        def tokens(generator: torch.Generator) -> Inputs:
+            ids = torch.randint(0, high, (BATCH, SEQUENCE), generator=generator)
+            kwargs: dict[str, Any] = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+            if decoder:
+                kwargs["decoder_input_ids"] = torch.randint(0, high, (BATCH, SEQUENCE // 2), generator=generator)
+            return Inputs(**kwargs)
+
+        yield tokens, "the transformers config (vocab_size)"
+    if main == "pixel_values":
+        size = getattr(config, "image_size", 224)
+        size = size if isinstance(size, int) else (tuple(size)[0] if size else 224)
+        channels = getattr(config, "num_channels", 3)
+        yield (
+            lambda generator: Inputs(pixel_values=torch.randn(BATCH, channels, size, size, generator=generator)),
+            "the transformers config (image_size, num_channels)",
+        )
+    try:
+        dummy = model.dummy_inputs
+    except Exception:  # some models' property needs more than the config has
+        dummy = None
+    if isinstance(dummy, dict) and dummy and all(isinstance(v, torch.Tensor) for v in dummy.values()):
+        frozen = {key: value.detach().cpu().clone() for key, value in dummy.items()}
+        yield (lambda generator: Inputs(**{k: v.clone() for k, v in frozen.items()})), "the model's dummy_inputs"
+
+
+# --- timm -----------------------------------------------------------------------------------------
+
+
+def _timm_candidates(model: nn.Module) -> Iterator[tuple[Maker, str]]:
+    for attribute in ("pretrained_cfg", "default_cfg"):
+        cfg = getattr(model, attribute, None)
+        size = cfg.get("input_size") if isinstance(cfg, dict) else None
+        if isinstance(size, (tuple, list)) and len(size) == 3 and all(isinstance(n, int) for n in size):
+            shape = (BATCH, *size)
+            yield (lambda generator, shape=shape: Inputs(torch.randn(shape, generator=generator))), f"{attribute}['input_size']"
+            return
+
+
+# --- the first layers -----------------------------------------------------------------------------
+
+
+def _first_layer_candidates(model: nn.Module) -> Iterator[tuple[Maker, str]]:
+    seen: set[tuple[Any, ...]] = set()
+    layers = [
+        (path, module)
+        for path, module in model.named_modules()
+        if any(True for _ in module.parameters(recurse=False))
+    ][:FIRST_LAYERS]
+    for path, layer in layers:
+        for shape, dtype, high in _shapes_for(layer):
+            key = (shape, dtype, high)
+            if key in seen:
+                continue
+            seen.add(key)
+            source = f"{path or 'the model'} ({type(layer).__name__})"
+            yield (lambda generator, s=shape, d=dtype, h=high: Inputs(_random(s, d, h, generator))), source
+
+
+def _shapes_for(layer: nn.Module) -> list[tuple[tuple[int, ...], torch.dtype, int | None]]:
+    floating = torch.float32
+    if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
+        return [((BATCH, layer.in_channels, size, size), floating, None) for size in SPATIAL_2D]
+    if isinstance(layer, (nn.Conv1d, nn.ConvTranspose1d)):
+        return [((BATCH, layer.in_channels, 128), floating, None)]
+    if isinstance(layer, (nn.Conv3d, nn.ConvTranspose3d)):
+        return [((BATCH, layer.in_channels, 16, 32, 32), floating, None)]
+    if isinstance(layer, nn.Embedding):
+        return [((BATCH, SEQUENCE), torch.int64, min(layer.num_embeddings, 1000))]
+    if isinstance(layer, nn.Linear):
+        return [((BATCH, layer.in_features), floating, None), ((BATCH, SEQUENCE, layer.in_features), floating, None)]
+    if isinstance(layer, nn.RNNBase):
+        first = (BATCH, SEQUENCE) if layer.batch_first else (SEQUENCE, BATCH)
+        return [((*first, layer.input_size), floating, None)]
+    if isinstance(layer, (nn.LayerNorm, nn.RMSNorm)):
+        return [((BATCH, SEQUENCE, *layer.normalized_shape), floating, None)]
+    if isinstance(layer, nn.BatchNorm1d):
+        return [((BATCH, layer.num_features), floating, None)]
+    if isinstance(layer, (nn.BatchNorm2d, nn.GroupNorm)):
+        channels = layer.num_features if isinstance(layer, nn.BatchNorm2d) else layer.num_channels
+        return [((BATCH, channels, size, size), floating, None) for size in SPATIAL_2D]
+    return []
+
+
+def _random(shape: tuple[int, ...], dtype: torch.dtype, high: int | None, generator: torch.Generator) -> torch.Tensor:
+    if high is not None:
+        return torch.randint(0, high, shape, generator=generator, dtype=dtype)
+    return torch.randn(shape, generator=generator, dtype=dtype)
+
+
+# --- trying a candidate ---------------------------------------------------------------------------
+
+
+def _meta_copy(model: nn.Module) -> nn.Module | None:
+    try:
+        return copy.deepcopy(model).to(META)
+    except Exception:  # a model that refuses the meta device: candidates run on the CPU
+        return None
+
+
+def _error_of(model: nn.Module, arguments: Inputs) -> BaseException | None:
+    try:
+        with torch.no_grad():
+            model(*arguments, **arguments.kwargs)
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _meta_cannot_tell(error: BaseException) -> bool:
+    """Whether the failure is the meta device's limit rather than the inputs' fault."""
+    text = f"{type(error).__name__}: {error}".lower()
+    return isinstance(error, NotImplementedError) or "meta" in text or "data-dependent" in text or "item()" in text
+
+
+def _to(arguments: Inputs, device: torch.device) -> Inputs:
+    return Inputs(
+        *(a.to(device) if isinstance(a, torch.Tensor) else a for a in arguments),
+        **{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in arguments.kwargs.items()},
+    )
+
+
+def describe_inputs(arguments: Inputs) -> str:
+    def one(value: Any) -> str:
+        if isinstance(value, torch.Tensor):
+            return f"{list(value.shape)} {str(value.dtype).removeprefix('torch.')}"
+        return repr(value)
+
+    parts = [one(a) for a in arguments] + [f"{k}={one(v)}" for k, v in arguments.kwargs.items()]
+    return ", ".join(parts)
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text[:160]}"
