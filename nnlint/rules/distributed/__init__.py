@@ -17,4 +17,5 @@ RULES: dict[str, tuple[str, bool, str]] = {
         True,
         "nnlint.rules.distributed.sampler_set_epoch_missing:SamplerSetEpochMissing",
     ),
+    "NN705": ("ddp-state-dict-prefix", True, "nnlint.rules.distributed.ddp_state_dict_prefix:DdpStateDictPrefix"),
 }

@@ -19,7 +19,7 @@ import libcst as cst
 from nnlint.flow import FunctionFlow
 from nnlint.names import dotted_name
 from nnlint.rules.distributed._values import AUTOCAST, AUTOCAST_CONTEXTS, ON, Values, values
-from nnlint.rules.loop._steps import BACKWARD, Event, Item, Layout, TrainingSteps
+from nnlint.rules.loop._steps import BACKWARD, Event, Item, Layout, TrainingSteps, name_tokens
 
 if TYPE_CHECKING:
     from nnlint.context import FileContext
@@ -108,6 +108,8 @@ class _AutocastRegions(cst.CSTVisitor):
             for _, value in values.assigned_values(self.flow, node.func.value):
                 if value is not None and self.steps.ctx.qualified_name(value) in AUTOCAST_CONTEXTS:
                     held = [node]
+        if not held and _framework_autocast(node):
+            held = [node]  # type: ignore[list-item]
         if not held:
             return None
         # `enabled=False` written at the `with`, or in the call a name was bound to.
@@ -153,6 +155,14 @@ def scaler_absent(event: Event, scaler: str) -> bool:
         if dotted_name(test) == scaler and arm != present_arm:
             return True
     return False
+
+
+def _framework_autocast(node: cst.BaseExpression) -> bool:
+    """`accelerator.autocast()` (accelerate), `fabric.autocast()` (Lightning Fabric)."""
+    if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "autocast"):
+        return False
+    owner = name_tokens(dotted_name(node.func.value) or "")
+    return bool(owner) and owner[-1] in ("accelerator", "fabric")
 
 
 def _switched_off(call: cst.Call) -> bool:

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
-from nnlint.flow import AssignEvent, CallEvent, FunctionFlow, methods_of
+from nnlint.flow import AssignEvent, CallEvent, FunctionFlow, flows_by_name, methods_of
 from nnlint.names import dotted_name
 from nnlint.patterns import keyword, same_file_relatives
 from nnlint.rules.loop._steps import SCALER, kind_by_name
@@ -119,8 +119,9 @@ class Values:
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
         self._memo: dict[tuple[int, str], tuple[Held, ...]] = {}
-        self._assignments: dict[int, dict[str, list[tuple[int, cst.BaseExpression | None]]]] = {}
+        self._assignments: dict[int, dict[str, list[tuple[int, Any]]]] = {}
         self._params: dict[int, set[str]] = {}
+        self._functions: dict[str, FunctionFlow] | None = None
 
     # -- expressions -------------------------------------------------------------------------
 
@@ -138,7 +139,11 @@ class Values:
         of a conditional expression."""
         if depth > 8:
             return ()
+        if isinstance(node, _Element):
+            return self._element(flow, node, depth + 1)
         if isinstance(node, cst.IfExp):
+            if _unwraps(node):
+                return ()
             return self.held_by_expression(flow, node.body, depth + 1) + self.held_by_expression(flow, node.orelse, depth + 1)
         found = self.kind_of_call(node)
         if found is not None:
@@ -146,7 +151,35 @@ class Values:
         key = dotted_name(node)
         if key is not None:
             return self.holds(flow, key, depth + 1)
+        helper = self._helper(node)
+        if helper is not None:
+            # `loader = build_loader(args)`: what the same-file function returns.
+            return tuple(h for value in _returns(helper) for h in self.held_by_expression(helper, value, depth + 1))
         return ()
+
+    def _helper(self, node: cst.BaseExpression) -> FunctionFlow | None:
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
+            if self._functions is None:
+                self._functions = flows_by_name(self.ctx)
+            return self._functions.get(node.func.value)
+        return None
+
+    def _element(self, flow: FunctionFlow, element: _Element, depth: int) -> tuple[Held, ...]:
+        """Element ``position`` of a tuple value: a literal's element, or that element of what a
+        same-file function returns (`train_loader, sampler = build_loaders(args)`)."""
+        value = element.value
+        if isinstance(value, (cst.Tuple, cst.List)):
+            items = value.elements
+            if element.position < len(items) and not isinstance(items[element.position], cst.StarredElement):
+                return self.held_by_expression(flow, items[element.position].value, depth)
+            return ()
+        helper = self._helper(value)
+        if helper is None:
+            return ()
+        found: list[Held] = []
+        for returned in _returns(helper):
+            found.extend(self._element(helper, _Element(returned, element.position), depth + 1))
+        return tuple(found)
 
     # -- names -------------------------------------------------------------------------------
 
@@ -193,8 +226,8 @@ class Values:
                     single = len(event.targets) == 1 and not isinstance(event.node, cst.AugAssign)
                     for target in event.targets:
                         table.setdefault(target, []).append((index, event.value if single else None))
-            for name in _tuple_targets(flow):
-                table.setdefault(name, []).append((-1, None))
+            for name, value in _tuple_targets(flow):
+                table.setdefault(name, []).append((-1, value))
             self._assignments[key] = table
         return table
 
@@ -218,16 +251,37 @@ class Values:
                 return self.ctx.qualified_name(param.annotation.annotation)
         return None
 
-    def value_at(self, flow: FunctionFlow, key: str, event_index: int) -> tuple[Held, ...] | None:
+    def value_at(self, flow: FunctionFlow, key: str, event_index: int, depth: int = 0) -> tuple[Held, ...] | None:
         """What a local ``key`` holds at ``flow.events[event_index]``: its last assignment before
-        that point decides (None when ``flow`` does not assign it: see :meth:`holds`)."""
-        if key.startswith("self.") or key not in self.assignments(flow):
+        that point decides, aliases followed to their own point (`raw = model` taken before
+        `model = DDP(model)` is the bare model). Empty for a parameter not yet reassigned; None
+        when ``key`` is not local to ``flow`` (see :meth:`holds`)."""
+        local = key in self.assignments(flow) or key.partition(".")[0] in self.params(flow)
+        if key.startswith("self.") or not local or depth > 8:
             return None
-        before = [value for index, value in self.assignments(flow)[key] if index < event_index]
+        before = [(index, value) for index, value in self.assignments(flow).get(key, ()) if index < event_index]
         if not before:
-            return None
-        last = before[-1]
-        return self.held_by_expression(flow, last) if last is not None else ()
+            return ()
+        index, last = before[-1]
+        if last is None:
+            return ()
+        return self._held_at(flow, last, index, depth + 1)
+
+    def _held_at(self, flow: FunctionFlow, node: cst.BaseExpression, index: int, depth: int) -> tuple[Held, ...]:
+        if isinstance(node, _Element) or self._helper(node) is not None:
+            return self.held_by_expression(flow, node, depth)
+        if isinstance(node, cst.IfExp):
+            if _unwraps(node):
+                return ()
+            return self._held_at(flow, node.body, index, depth) + self._held_at(flow, node.orelse, index, depth)
+        found = self.kind_of_call(node)
+        if found is not None:
+            return (Held(*found),)
+        key = dotted_name(node)
+        if key is None:
+            return ()
+        local = self.value_at(flow, key, index, depth)
+        return local if local is not None else self.holds(flow, key)
 
     # -- GradScaler --------------------------------------------------------------------------
 
@@ -305,15 +359,29 @@ class Values:
         return any(h.kind == WRAPPER for h in self.holds(flow, key))
 
 
+def _unwraps(node: cst.IfExp) -> bool:
+    """`model.module if distributed else model`: an unwrapping, whatever the other arm holds."""
+    return any((dotted_name(arm) or "").endswith(".module") for arm in (node.body, node.orelse))
+
+
 def _enabled(call: cst.Call) -> cst.BaseExpression | None:
     found = keyword(call, "enabled")
     return found.value if found is not None else None
 
 
-def _tuple_targets(flow: FunctionFlow) -> Iterable[str]:
-    """Names bound by tuple unpacking (`model, opt = accelerator.prepare(...)`), which the flow's
-    events leave out: their value is unknown, but they are local."""
-    found: list[str] = []
+@dataclass(frozen=True)
+class _Element:
+    """Element ``position`` of the tuple ``value`` (a target of tuple unpacking)."""
+
+    value: cst.BaseExpression
+    position: int
+
+
+def _tuple_targets(flow: FunctionFlow) -> list[tuple[str, _Element | None]]:
+    """Names bound by tuple unpacking (`train_loader, sampler = build(args)`), which the flow's
+    events leave out, with the element of the value each one gets; loop targets (local, value
+    unknown)."""
+    found: list[tuple[str, _Element | None]] = []
 
     class _Targets(cst.CSTVisitor):
         def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
@@ -322,19 +390,43 @@ def _tuple_targets(flow: FunctionFlow) -> Iterable[str]:
         def visit_ClassDef(self, node: cst.ClassDef) -> bool:
             return False
 
-        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-            if isinstance(node.target, (cst.Tuple, cst.List)):
-                for element in node.target.elements:
-                    name = dotted_name(element.value)
-                    if name is not None:
-                        found.append(name)
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for target in node.targets:
+                if isinstance(target.target, (cst.Tuple, cst.List)):
+                    for position, element in enumerate(target.target.elements):
+                        name = dotted_name(element.value)
+                        if name is not None:
+                            found.append((name, _Element(node.value, position)))
 
         def visit_For(self, node: cst.For) -> None:
             name = dotted_name(node.target)
             if name is not None:
-                found.append(name)
+                found.append((name, None))
 
     flow.node.visit(_Targets())
+    return found
+
+
+def _returns(flow: FunctionFlow) -> list[cst.BaseExpression]:
+    """The values a function returns (not those of functions nested in it)."""
+    found: list[cst.BaseExpression] = []
+
+    class _Returns(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is flow.node
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+        def visit_Return(self, node: cst.Return) -> None:
+            if node.value is not None:
+                found.append(node.value)
+
+    if isinstance(flow.node, cst.FunctionDef):
+        flow.node.visit(_Returns())
     return found
 
 

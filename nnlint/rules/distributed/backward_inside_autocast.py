@@ -16,7 +16,7 @@ class BackwardInsideAutocast(Rule):
         "accelerate / Lightning / DeepSpeed (`accelerator.backward(loss)`, "
         "`self.manual_backward(loss)`) that run inside a `with torch.autocast(...)` / "
         "`torch.amp.autocast(...)` / `torch.cuda.amp.autocast()` / `torch.cpu.amp.autocast()` "
-        "block -- also through a name bound to one (`ctx = torch.autocast('cuda')` ... `with ctx:`), "
+        "block or accelerate / Fabric's `accelerator.autocast()` -- also through a name bound to one (`ctx = torch.autocast('cuda')` ... `with ctx:`), "
         "in a function decorated with one, or through a same-file helper called in the block. "
         "A block opened with a literal `enabled=False` switches autocast off; any other value "
         "counts as on. A context nnlint cannot resolve (`with self.autocast():`, a factory from "
@@ -58,6 +58,8 @@ class BackwardInsideAutocast(Rule):
         "from torch.amp import autocast\n\ndef train(accelerator, model, optimizer, loader, use_amp):\n    amp_ctx = autocast('cuda', enabled=use_amp)\n    for batch in loader:\n        with amp_ctx:\n            loss = model(**batch).loss\n            accelerator.backward(loss)  # error\n        optimizer.step()\n        optimizer.zero_grad()\n",
         # A same-file helper runs the backward pass inside the block.
         "import torch\n\ndef backward(loss, scaler):\n    scaler.scale(loss).backward()\n\ndef train(model, optimizer, scaler, loader):\n    for x, y in loader:\n        with torch.autocast('cuda'):\n            loss = model(x, y)\n            backward(loss, scaler)  # error\n        scaler.step(optimizer)\n        scaler.update()\n        optimizer.zero_grad()\n",
+        # accelerate's autocast context.
+        "def train(accelerator, model, optimizer, loader):\n    for batch in loader:\n        with accelerator.autocast():\n            loss = model(**batch).loss\n            accelerator.backward(loss)  # error\n        optimizer.step()\n        optimizer.zero_grad()\n",
         # A training step decorated with autocast.
         "import torch\n\n@torch.autocast('cuda')\ndef train_step(model, optimizer, x, y):\n    optimizer.zero_grad()\n    loss = model(x, y)\n    loss.backward()  # error\n    optimizer.step()\n",
     ]
