@@ -1,0 +1,383 @@
+"""NN7xx (mixed precision and distributed training): what names hold (the value helper and its
+policy for unknown values), script code, helpers, messages, and the look-alikes from the
+application corpus that must stay silent."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from nnlint.rules.distributed._values import OFF, ON
+from tests.conftest import lint_snippet
+
+
+def findings(source: str, code: str) -> list:
+    result = lint_snippet(textwrap.dedent(source), [code])
+    assert not result.errors, result.errors
+    return result.findings
+
+
+def lines(source: str, code: str) -> list[int]:
+    return [f.line for f in findings(source, code)]
+
+
+# -- which names hold a GradScaler: construction, self attribute, global, name, unknown -------
+
+CLIP_LOOP = """
+    import torch
+    {imports}
+    {setup}
+
+    def train(model, optimizer, loader{params}):
+        for x, y in loader:
+            {scaler}.scale(model(x, y)).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            {scaler}.step(optimizer)
+            {scaler}.update()
+            optimizer.zero_grad()
+"""
+
+
+@pytest.mark.parametrize(
+    ("imports", "setup", "params", "scaler", "flagged"),
+    [
+        ("", "", ", scaler", "scaler", True),  # a parameter named like a scaler
+        ("", "", ", grad_scaler", "grad_scaler", True),
+        ("", "", ", gs: torch.amp.GradScaler", "gs", True),  # known by its annotation
+        ("", "", ", gs", "gs", False),  # neither name nor construction: unknown, silent
+        ("", "s = torch.GradScaler('cuda')", "", "s", True),  # a module-level global
+        ("from torch.cuda.amp import GradScaler as GS", "s = GS()", "", "s", True),
+        ("", "s = torch.cuda.amp.GradScaler(enabled=False)", "", "s", False),  # never scales
+        ("", "s = torch.cuda.amp.GradScaler(enabled=cfg.amp)", "", "s", True),
+        ("from mylib import DynamicScaler", "scaler = DynamicScaler()", "", "scaler", False),  # another class
+        (
+            "from torch.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler",
+            "scaler = ShardedGradScaler()",
+            "",
+            "scaler",
+            True,
+        ),
+    ],
+)
+def test_scaler_is_known_by_construction_annotation_or_name(imports, setup, params, scaler, flagged):
+    source = CLIP_LOOP.format(imports=imports, setup=setup, params=params, scaler=scaler)
+    assert lines(source, "NN701") == ([9] if flagged else [])
+
+
+def test_scaler_state_policy_through_the_value_helper():
+    from nnlint.rule import Rule
+    from nnlint.rules.distributed._values import Values
+    from nnlint.testing import lint_source
+
+    seen: dict[str, str | None] = {}
+
+    class Probe(Rule):  # reads the helper where rules do: at the end of the file's walk
+        code, name, summary, what, why, needs_flow = "XX701", "probe", "p", "p", "p", True
+
+        def leave_Module(self, node):
+            values = Values(self.ctx)
+            flow = self.ctx.flows[-1]
+            for key in ("self.scaler", "other", "loss_scaler", "amp_scaler"):
+                seen[key] = values.scaler_state(flow, key)
+
+    source = textwrap.dedent(
+        """
+        import torch
+        from timm.utils import NativeScaler
+
+        class Trainer:
+            def __init__(self):
+                self.scaler = torch.amp.GradScaler("cuda", enabled=False)
+
+            def fit(self, other, amp_scaler):
+                loss_scaler = NativeScaler()
+        """
+    )
+    lint_source(source, [Probe])
+    assert seen == {"self.scaler": OFF, "other": None, "loss_scaler": None, "amp_scaler": ON}
+
+
+def test_scaler_built_in_init_and_clip_under_main_guard():
+    source = """
+        import torch
+
+        if __name__ == "__main__":
+            scaler = torch.cuda.amp.GradScaler()
+            for x, y in loader:
+                with torch.cuda.amp.autocast():
+                    loss = model(x, y)
+                scaler.scale(loss).backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad()
+    """
+    [finding] = findings(source, "NN701")
+    assert finding.line == 10
+    assert "`scaler.unscale_(optimizer)`" in finding.message
+    assert finding.fix is not None and finding.fix.applicability == "unsafe"
+
+
+def test_unconditional_clip_after_an_amp_only_scaled_backward_is_flagged():
+    # `if use_amp: scaler.scale(loss).backward() else: loss.backward()` then one clip for both:
+    # on the AMP path the clip sees scaled gradients.
+    source = """
+        import torch
+
+        def train(model, optimizer, scaler, loader, use_amp):
+            for x, y in loader:
+                loss = model(x, y)
+                if use_amp:
+                    scaler.scale(loss).backward()
+                else:
+                    loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                scaler.step(optimizer)
+                scaler.update()
+    """
+    assert lines(source, "NN701") == [11]
+
+
+def test_no_fix_when_the_clip_is_not_a_statement_of_its_own():
+    source = """
+        import torch
+
+        def train(model, optimizer, scaler, loader):
+            for x, y in loader:
+                scaler.scale(model(x, y)).backward()
+                if torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0).isfinite(): pass
+                scaler.step(optimizer)
+                scaler.update()
+    """
+    [finding] = findings(source, "NN701")
+    assert finding.fix is None
+
+
+# -- NN702: the application corpus's look-alikes ----------------------------------------------
+
+# mlfoundations/open_clip, src/open_clip_train/train.py (trimmed): the plain step is in the helper's
+# branch for `scaler is None`.
+OPEN_CLIP = """
+    import torch
+
+    def backward(total_loss, scaler):
+        if scaler is not None:
+            scaler.scale(total_loss).backward()
+        else:
+            total_loss.backward()
+
+    def _finish_step(model, optimizer, scaler, args):
+        if scaler is not None:
+            if args.grad_clip_norm is not None:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip_norm)
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+
+    def train_one_epoch(model, loader, optimizer, scaler, args):
+        for batch in loader:
+            optimizer.zero_grad()
+            backward(model(batch), scaler)
+            _finish_step(model, optimizer, scaler, args)
+"""
+
+
+def test_open_clip_step_helper_that_chooses_between_scaler_and_plain_step_is_silent():
+    assert findings(OPEN_CLIP, "NN702") == []
+    assert findings(OPEN_CLIP, "NN701") == []
+
+
+def test_bypassed_step_message_names_the_scaler_calls():
+    source = """
+        import torch
+
+        scaler = torch.amp.GradScaler("cuda")
+        for x, y in loader:
+            scaler.scale(model(x, y)).backward()
+            optimizer.step()
+            scaler.update()
+    """
+    [finding] = findings(source, "NN702")
+    assert finding.line == 7
+    assert "`optimizer.step()`" in finding.message
+    assert "`scaler.step(optimizer)` followed by `scaler.update()`" in finding.message
+
+
+def test_missing_update_silent_when_the_scaler_goes_to_unseen_code():
+    source = """
+        import torch
+        from utils import log_amp_state
+
+        scaler = torch.amp.GradScaler("cuda")
+        for x, y in loader:
+            scaler.scale(model(x, y)).backward()
+            scaler.step(optimizer)
+            log_amp_state(scaler)
+            optimizer.zero_grad()
+    """
+    assert findings(source, "NN702") == []
+
+
+# -- NN703 ---------------------------------------------------------------------------------------
+
+
+def test_backward_inside_autocast_reported_once_per_call_and_inner_block_switches_it_off():
+    source = """
+        import torch
+
+        def train(model, optimizer, loader):
+            for x, y in loader:
+                with torch.autocast("cuda"), torch.no_grad():
+                    pass
+                with torch.autocast("cuda"):
+                    loss = model(x, y)
+                    with torch.autocast("cuda", enabled=False):
+                        loss.float().backward()
+                    loss.backward()
+                optimizer.step()
+    """
+    assert lines(source, "NN703") == [12]
+
+
+# -- NN704 ---------------------------------------------------------------------------------------
+
+
+def test_sampler_through_a_same_file_builder_returning_a_tuple():
+    source = """
+        import torch
+        from torch.utils.data import DataLoader, DistributedSampler
+
+        def build_loaders(train_set, val_set):
+            sampler = DistributedSampler(train_set)
+            return DataLoader(train_set, sampler=sampler), DataLoader(val_set)
+
+        def main(model, optimizer, train_set, val_set, epochs):
+            train_loader, val_loader = build_loaders(train_set, val_set)
+            for epoch in range(epochs):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    model(x, y).backward()
+                    optimizer.step()
+                for x, y in val_loader:
+                    model(x)
+    """
+    [finding] = findings(source, "NN704")
+    assert finding.line == 12
+    assert "`train_loader`" in finding.message and "`sampler.set_epoch(epoch)`" in finding.message
+
+
+def test_set_epoch_in_a_same_file_helper_of_the_epoch_loop_silences():
+    source = """
+        import torch
+        from torch.utils.data import DataLoader
+        from torch.utils.data.distributed import DistributedSampler
+
+        def start_epoch(loader, epoch):
+            loader.sampler.set_epoch(epoch)
+
+        def main(model, optimizer, dataset, epochs):
+            train_loader = DataLoader(dataset, sampler=DistributedSampler(dataset))
+            for epoch in range(epochs):
+                start_epoch(train_loader, epoch)
+                for x, y in train_loader:
+                    model(x, y).backward()
+                    optimizer.step()
+                    optimizer.zero_grad()
+    """
+    assert findings(source, "NN704") == []
+
+
+def test_loader_built_from_kwargs_dict_is_unknown_and_silent():
+    # pytorch/examples FSDP/T5_training.py: the sampler hides in `**train_kwargs`.
+    source = """
+        import torch
+        from torch.utils.data.distributed import DistributedSampler
+
+        def main(model, optimizer, dataset, epochs):
+            sampler1 = DistributedSampler(dataset, shuffle=True)
+            train_kwargs = {"batch_size": 8, "sampler": sampler1}
+            train_loader = torch.utils.data.DataLoader(dataset, **train_kwargs)
+            for epoch in range(epochs):
+                for x, y in train_loader:
+                    model(x, y).backward()
+                    optimizer.step()
+                    optimizer.zero_grad()
+    """
+    assert findings(source, "NN704") == []
+
+
+# -- NN705 ---------------------------------------------------------------------------------------
+
+
+def test_nanogpt_raw_model_unwraps_and_an_alias_taken_before_wrapping_is_bare():
+    source = """
+        import torch
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        model = GPT(config)
+        unoptimized_model = model
+        if ddp:
+            model = DDP(model, device_ids=[ddp_local_rank])
+        raw_model = model.module if ddp else model
+        torch.save({"model": raw_model.state_dict()}, "ckpt.pt")
+        torch.save(unoptimized_model.state_dict(), "first.pt")
+    """
+    assert findings(source, "NN705") == []
+
+
+def test_load_before_wrapping_self_model_is_not_a_load_into_the_wrapper():
+    # pytorch/examples ddp-tutorial-series/multigpu_torchrun.py: __init__ loads the snapshot into
+    # the bare model, then wraps it; snapshots save `.module.state_dict()`.
+    source = """
+        import torch
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        class Trainer:
+            def __init__(self, model, path):
+                self.model = model
+                self._load_snapshot(path)
+                self.model = DDP(self.model, device_ids=[0])
+
+            def _load_snapshot(self, path):
+                self.model.load_state_dict(torch.load(path, weights_only=True)["MODEL_STATE"])
+
+            def _save_snapshot(self, path):
+                torch.save({"MODEL_STATE": self.model.module.state_dict()}, path)
+    """
+    assert findings(source, "NN705") == []
+
+
+def test_wrapper_handed_to_a_checkpoint_loader_counts_as_both_sides_wrapped():
+    # facebookresearch/dino eval_linear.py: resumed through utils.restart_from_checkpoint.
+    source = """
+        import torch
+        import utils
+
+        def main(args, classifier):
+            classifier = torch.nn.parallel.DistributedDataParallel(classifier, device_ids=[args.gpu])
+            utils.restart_from_checkpoint("checkpoint.pth.tar", state_dict=classifier)
+            for epoch in range(args.epochs):
+                torch.save({"state_dict": classifier.state_dict()}, "checkpoint.pth.tar")
+    """
+    assert findings(source, "NN705") == []
+
+
+def test_save_fix_names_the_module_attribute():
+    source = """
+        import torch
+
+        class Trainer:
+            def __init__(self, model):
+                self.net = torch.nn.DataParallel(model).cuda()
+
+            def save(self, path):
+                state = self.net.state_dict()
+                torch.save(state, path)
+    """
+    [finding] = findings(source, "NN705")
+    assert finding.line == 9
+    assert "`self.net.module.state_dict()`" in finding.message
+    assert finding.fix is not None and finding.fix.applicability == "unsafe"
