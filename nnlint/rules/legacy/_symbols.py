@@ -370,6 +370,8 @@ class SymbolRule(Rule):
             new_last = entry.replacement.rpartition(".")[2]
             local = alias.asname.name.value if alias.asname is not None else old  # type: ignore[union-attr]
             changes_name = alias.asname is None and new_last != old
+            if changes_name and re.search(rf"(?<![\w.]){re.escape(new_last)}\b", self.ctx.source):
+                return None  # the new name is taken (`outer = ger(a, b)` must not become `outer(a, b)`)
             if changes_name or entry.rewrites_arguments:
                 callee = new_last if changes_name else local
                 if not self._only_called(local) or any(
