@@ -121,6 +121,15 @@ class FolderSettings:
     config_path: str | None
     error: str | None = None  # a broken [tool.nnlint]: defaults are used, and the user is told
 
+    def excludes(self, path: str) -> bool:
+        """Whether ``path`` is left alone: as on the command line, a file named explicitly (here:
+        opened) is linted even when `exclude` matches it, unless `force-exclude` is set."""
+        if not self.settings.force_exclude or not os.path.isfile(path):
+            return False
+        from nnlint.discovery import discover
+
+        return not discover([path], self.settings).files
+
 
 class LintCore:
     """Settings per directory, open buffers, and lint / fix / docs for the server (one per server;
@@ -206,6 +215,8 @@ class LintCore:
         """Lint a Python buffer as the file ``path``. Raises LintCrash on a bug in nnlint."""
         from nnlint.sources import Source
 
+        if self.settings_for(path).excludes(path):
+            return LintOutcome()
         linter = self._linter(path)
         try:
             result = linter.lint_source(Source(path, text, module_path=_module_path(path)))
@@ -217,6 +228,8 @@ class LintCore:
         """Lint a notebook's cells as one module (as the CLI lints an .ipynb file)."""
         from nnlint.sources import Source, SourceError
 
+        if self.settings_for(path).excludes(path):
+            return LintOutcome()
         try:
             notebook = _notebook_source(path, cells)
         except SourceError as exc:

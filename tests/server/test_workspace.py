@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from lsprotocol import types
 
-from tests.conftest import REPO
+from tests.conftest import REPO, run_cli
 
 pytestmark = pytest.mark.asyncio
 
@@ -63,6 +63,18 @@ async def test_settings_are_per_folder(editor, project):
     outer_codes = codes(await editor.wait_for_diagnostics(editor.open(outer), version=1))
     assert inner_codes == {"NN101"}
     assert {"NN101", "NN103"} <= outer_codes
+
+
+@pytest.mark.parametrize("force", [False, True])
+async def test_excluded_files_are_linted_only_without_force_exclude(editor, project, force):
+    (project / "pyproject.toml").write_text(f'[tool.nnlint]\nextend-exclude = ["generated/*"]\nforce-exclude = {str(force).lower()}\n')
+    (project / "generated").mkdir()
+    path = project / "generated" / "model.py"
+    path.write_text(BUGGY)
+    diagnostics = await editor.wait_for_diagnostics(editor.open(path), version=1)
+    cli = run_cli("--no-cache", "--output-format", "json", str(path), cwd=project).json()  # a file named explicitly
+    assert codes(diagnostics) == {f["code"] for f in cli if f["type"] == "finding"}
+    assert bool(diagnostics) is not force
 
 
 async def test_a_broken_configuration_is_shown_and_defaults_apply(editor, project):
