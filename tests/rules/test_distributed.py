@@ -381,3 +381,26 @@ def test_save_fix_names_the_module_attribute():
     assert finding.line == 9
     assert "`self.net.module.state_dict()`" in finding.message
     assert finding.fix is not None and finding.fix.applicability == "unsafe"
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        "torch.nn.DataParallel(net)",
+        "torch.nn.parallel.DistributedDataParallel(net, device_ids=[0])",
+        "apex.parallel.DistributedDataParallel(net)",  # keeps the model as `.module` too
+        "DDP(net).cuda()",
+        "DDP(net) if distributed else net",  # the wrapper when distributed
+    ],
+)
+def test_every_wrapper_spelling_is_known(wrap):
+    source = f"""
+        import apex
+        import torch
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        def main(net, distributed):
+            model = {wrap}
+            torch.save(model.state_dict(), "model.pt")
+    """
+    assert lines(source, "NN705") == [8]

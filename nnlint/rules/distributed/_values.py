@@ -75,6 +75,7 @@ WRAPPER_CLASSES = frozenset(
         "torch.nn.parallel.data_parallel.DataParallel",
         "torch.nn.parallel.DistributedDataParallel",
         "torch.nn.parallel.distributed.DistributedDataParallel",
+        "apex.parallel.DistributedDataParallel",  # also keeps the model as `.module`
     }
 )
 _KIND_OF_CLASS = {
