@@ -133,6 +133,17 @@ class Floor:
         self.parse.append(time.perf_counter() - start)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` so far (Linux /proc; None elsewhere): the time
+    the server itself spent, which the other processes on a loaded machine do not inflate much."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def apply_change(text: str, params: dict[str, Any]) -> str:
     """Apply one incremental change (ASCII text: columns are characters) to ``text``."""
     change = params["contentChanges"][0]
@@ -213,18 +224,23 @@ def main() -> int:
         floor = Floor(path)
         version, added = 1, False
         latencies: list[float] = []
+        server_cpu: list[float] = []  # the server's CPU time from each edit to its diagnostics
         current = text
         for index in range(args.edits + 3):  # the first 3 are warm-up
             version += 1
             added = not added
             params = edit_params(uri, version, line, text.split("\n")[line], added)
+            cpu_before = cpu_seconds(editor.process.pid)
             start = time.perf_counter()
             editor.send({"method": "textDocument/didChange", "params": params})
             diagnostics = editor.diagnostics(uri, version)
             elapsed = time.perf_counter() - start
+            cpu_after = cpu_seconds(editor.process.pid)
             current = apply_change(current, params)
             if index >= 3:
                 latencies.append(elapsed)
+                if cpu_before is not None and cpu_after is not None:
+                    server_cpu.append(cpu_after - cpu_before)
                 floor.measure(current)  # paired: the same text, the same minute of machine load
             if len(diagnostics) != len(first):
                 raise SystemExit(f"edit {version}: {len(diagnostics)} findings, expected {len(first)} (the edit broke the file?)")
@@ -247,6 +263,9 @@ def main() -> int:
     median = statistics.median(latencies)
     print(f"edit -> fresh diagnostics, {len(latencies)} edits: median {median * 1000:.0f} ms, "
           f"p90 {percentile(latencies, 0.9) * 1000:.0f} ms, min {min(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")
+    if server_cpu:
+        print(f"server CPU time per edit (user+system, {os.sysconf('SC_CLK_TCK')} Hz ticks): median {statistics.median(server_cpu) * 1000:.0f} ms, "
+              f"p90 {percentile(server_cpu, 0.9) * 1000:.0f} ms")
     if bursts:
         print(f"typing bursts (6 edits {args.typing_gap_ms:.0f} ms apart), last edit -> its diagnostics, {len(bursts)} bursts: "
               f"median {statistics.median(bursts) * 1000:.0f} ms, max {max(bursts) * 1000:.0f} ms")
