@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pytest_nnlint.config import load_model_specs
+from pytest_nnlint.inputs import Inputs
 from pytest_nnlint.results import CheckFailure, CheckOutcome, CheckResult, CheckSkipped, Problem
 from pytest_nnlint.spec import CHECK_NAMES, ModelSpec, SpecError
 
@@ -46,6 +47,7 @@ __all__ = [
     "CheckOutcome",
     "CheckResult",
     "CheckSkipped",
+    "Inputs",
     "ModelSpec",
     "Problem",
     "SpecError",

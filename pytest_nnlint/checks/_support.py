@@ -89,6 +89,9 @@ def check_function(name: str, *, accelerator_only: bool = False) -> Callable[[Ch
                     body(spec, target, report)
                 except CheckFailure as failure:
                     report.problems.extend(failure.problems)
+            inferred = inputs_description(spec)
+            if inferred is not None:
+                report.note(inferred)  # said once per model after the run
             problems = _apply_allowances(name, spec, report)
             if problems:
                 raise CheckFailure(problems, check=name, model=spec.name, device=str(target), notes=report.notes)
@@ -103,12 +106,16 @@ def check_function(name: str, *, accelerator_only: bool = False) -> Callable[[Ch
 def _apply_allowances(check: str, spec: ModelSpec, report: Report) -> list[Problem]:
     """The problems no allowance covers; the covered ones become notes naming the allowance."""
     remaining = []
+    allowed: dict[Any, list[Problem]] = {}
     for problem in report.problems:
         allowance = spec.allowance_for(check, problem.path)
         if allowance is None:
             remaining.append(problem)
         else:
-            report.note(f"allowed ({allowance.describe()}): {problem}")
+            allowed.setdefault(allowance, []).append(problem)
+    for allowance, problems in allowed.items():
+        paths = ", ".join(p.path for p in problems[:3]) + (", ..." if len(problems) > 3 else "")
+        report.note(f"allowed by {allowance.describe()}: {len(problems)} problem(s) at {paths}, e.g. {problems[0]}")
     return remaining
 
 

@@ -96,6 +96,7 @@ def explain_unregistered(item: Reached) -> str:
         )
     return (
         f"{described} stored as a plain attribute is not registered: it does not follow "
-        f".to()/.cuda() and is missing from state_dict(); use self.register_buffer({attribute!r}, "
-        "..., persistent=False)"
+        f".to()/.cuda() and is missing from state_dict(); use self.register_buffer({attribute!r}, ...) "
+        "(persistent=False only for a constant the model can recompute, never for state it updates, "
+        "such as running statistics: that belongs in the checkpoint)"
     )

@@ -125,7 +125,12 @@ def _state_outside_state_dict(model: nn.Module) -> list[tuple[str, str, str | No
     for path, module in model.named_modules():
         for name in sorted(module._non_persistent_buffers_set):
             full = f"{path}.{name}" if path else name
-            suspects.append((full, "suspect: non-persistent buffer (persistent=False), not in the state_dict", None))
+            suspects.append((
+                full,
+                "suspect: non-persistent buffer (persistent=False), not in the state_dict: a value the "
+                "output depends on and that is not recomputed the same way must be persistent",
+                None,
+            ))
     return suspects
 
 

@@ -4,6 +4,7 @@ are deterministic and finite."""
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from pytest_nnlint.checks._support import (
     Report,
@@ -16,47 +17,61 @@ from pytest_nnlint.checks._support import (
     make_inputs,
     module_label,
     non_finite,
+    seeded,
     tensor_leaves,
 )
+from pytest_nnlint.checks.registration import is_stateless
 from pytest_nnlint.spec import ModelSpec
-from pytest_nnlint.walk import display_path, walk
+from pytest_nnlint.walk import Reached, display_path, walk
 
 
 @check_function("train-eval")
 def train_eval(spec: ModelSpec, device: torch.device, report: Report) -> None:
     model = build_on(spec, device)
     frozen = apply_frozen(spec, model)  # frozen parts may legitimately stay in eval after train()
-    reachable = [item for item in walk(model) if item.is_module]
+    reached = walk(model)
+    reachable = [item for item in reached if item.is_module]
 
     model.eval()
-    stuck_in_training = [item for item in reachable if item.value.training]
-    for item in stuck_in_training:
-        if item.registered:
-            report.fail(
-                item.path or "model",
-                f"{module_label(item.path, item.value)} is still in training mode after model.eval(): "
-                "a train() override that does not call super().train(mode), or a hand-set self.training",
-                "NN205",
-            )
-        else:
-            held = f"held in a plain {item.container}" if item.container else f"inside {item.inside}"
-            report.fail(
-                item.path,
-                f"{type(item.value).__name__} {held} stays in training mode after model.eval(): "
-                "eval()/train() only reach registered submodules",
-                item.rule,
-            )
+    stuck = [item for item in reachable if item.value.training]
+    _report_stuck_registered(model, [item for item in stuck if item.registered], "eval", report)
+    unregistered = [item for item in stuck if not item.registered]
+    stateless = [item for item in unregistered if is_stateless(item, reached)]
+    for item in unregistered:
+        if item not in stateless:
+            report.fail(item.path, _unreached_message(item), item.rule)
 
     arguments = make_inputs(spec, device)
+    exact = device.type == "cpu"
     with torch.no_grad():
+        seeded(spec.seed, device)
         first = tensor_leaves(forward(model, arguments, f"on {device} in eval mode"))
         second = tensor_leaves(forward(model, arguments, f"on {device} in eval mode"))
-    exact = device.type == "cpu"
+        if stateless:
+            # A module that holds nothing and that eval() cannot reach matters only if its mode
+            # changes the output: put it in eval by hand and compare.
+            for item in stateless:
+                item.value.eval()
+            seeded(spec.seed, device)
+            settled = tensor_leaves(forward(model, arguments, f"on {device} in eval mode"))
+    if stateless:
+        matters = bool(compare_leaves(first, settled, spec=None if exact else spec))
+        for item in stateless:
+            if matters:
+                report.fail(item.path, _unreached_message(item), item.rule)
+            else:
+                report.note(
+                    f"{item.path}: {type(item.value).__name__} held in a plain {item.container or 'attribute'} stays in "
+                    "training mode after model.eval(), but it holds no state and the eval-mode output is the same "
+                    "either way"
+                )
+        if not matters:
+            stuck = [item for item in stuck if item not in stateless]
     for path, difference in compare_leaves(first, second, spec=None if exact else spec):
         text = f"differs between two eval-mode passes on the same input ({difference})"
-        if stuck_in_training:
-            culprits = ", ".join(display_path(item.path) for item in stuck_in_training[:5])
-            first_stuck = stuck_in_training[0]
+        if stuck:
+            culprits = ", ".join(display_path(item.path) for item in stuck[:5])
+            first_stuck = stuck[0]
             rule = "NN205" if first_stuck.registered else first_stuck.rule
             report.fail(path, f"{text}; modules left in training mode: {culprits}", rule)
         else:
@@ -70,11 +85,58 @@ def train_eval(spec: ModelSpec, device: torch.device, report: Report) -> None:
 
     model.train()
     allowed_in_eval = set(frozen_modules(spec, model, frozen))
-    for path, module in model.named_modules():
-        if not module.training and path not in allowed_in_eval:
-            report.fail(
-                path or "model",
-                f"{module_label(path, module)} is not back in training mode after model.train(): "
-                "a train() override that does not call super().train(mode), or a hand-set self.training",
-                "NN205",
-            )
+    not_back = [
+        Reached(path, module, True, "submodule")
+        for path, module in model.named_modules()
+        if not module.training and path not in allowed_in_eval
+    ]
+    _report_stuck_registered(model, not_back, "train", report)
+
+
+def _unreached_message(item: Reached) -> str:
+    held = f"held in a plain {item.container}" if item.container else f"inside {item.inside}"
+    return (
+        f"{type(item.value).__name__} {held} stays in training mode after model.eval(): "
+        "eval()/train() only reach registered submodules"
+    )
+
+
+def _report_stuck_registered(model: nn.Module, stuck: list[Reached], mode: str, report: Report) -> None:
+    """Modules that did not follow model.eval() / model.train(). When a train() override that
+    does not call super().train(mode) is the cause, it is named once, with a count and examples,
+    instead of once per submodule below it."""
+    overrides = [path for path, module in model.named_modules() if _overrides_train(module)]
+    by_cause: dict[str | None, list[Reached]] = {}
+    for item in stuck:
+        cause = next(
+            (path for path in sorted(overrides, key=len, reverse=True) if _strictly_inside(item.path, path)), None
+        )
+        by_cause.setdefault(cause, []).append(item)
+    after = "model.eval()" if mode == "eval" else "model.train()"
+    state = "still in training mode" if mode == "eval" else "not back in training mode"
+    for cause, items in by_cause.items():
+        if cause is None:
+            for item in items:
+                report.fail(
+                    display_path(item.path),
+                    f"{module_label(item.path, item.value)} is {state} after {after}: a hand-set self.training",
+                    "NN205",
+                )
+            continue
+        owner = model.get_submodule(cause)
+        examples = ", ".join(module_label(item.path, item.value) for item in items[:3])
+        more = f" and {len(items) - 3} more" if len(items) > 3 else ""
+        report.fail(
+            display_path(cause),
+            f"{type(owner).__name__}.train() is overridden without calling super().train(mode): {len(items)} "
+            f"submodule(s) below it are {state} after {after}: {examples}{more}",
+            "NN205",
+        )
+
+
+def _overrides_train(module: nn.Module) -> bool:
+    return getattr(type(module).train, "__func__", type(module).train) is not nn.Module.train
+
+
+def _strictly_inside(path: str, ancestor: str) -> bool:
+    return path != ancestor and (ancestor == "" or path.startswith(ancestor + ".") or path.startswith(ancestor + "["))
