@@ -1,6 +1,7 @@
 """Cost of pytest_nnlint's full check suite, as a ratio to one training step of the same model.
 
     python bench/bench_plugin.py [--device cpu] [--batch 32,16] [--repeats 7]
+    python bench/bench_plugin.py --zoo tv_resnet18,timm_vit_tiny,hf_bert [--repeats 3]
 
 Model: a small CNN with BatchNorm on CIFAR-sized inputs (Bx3x32x32). "One step" is forward +
 default loss + backward on an existing instance; "suite" is every check that applies to the
@@ -9,6 +10,11 @@ one run (median of repeats after a warm-up), so the ratio does not depend on the
 The suite has a fixed part (building instances, walking attributes, a meta-device forward pass,
 a pickle round trip) that does not grow with the batch, so the ratio is printed for several
 batch sizes; the first is the headline. Target: ratio <= 10.
+
+With --zoo, the models are real ones from bench/plugin_zoo/pyproject.toml (needs timm,
+transformers, torchvision): "suite" is run_all on a fresh copy of the spec each time, so it
+includes building the model from its factory (what a pytest process pays once per model), with
+the inputs the plugin infers; "one step" is forward + default loss + backward on those inputs.
 """
 
 from __future__ import annotations
@@ -90,13 +96,50 @@ def measure(device: torch.device, batch: int, repeats: int) -> tuple[float, dict
     return step, per_check, suite, run_all(spec, devices=[device])
 
 
+def measure_zoo(names: list[str], device: torch.device, repeats: int) -> int:
+    """The suite against one training step for real models of the plugin zoo."""
+    import dataclasses
+
+    zoo = Path(__file__).resolve().parent / "plugin_zoo"
+    sys.path.insert(0, str(zoo))
+    import torchvision_cpu_shim  # noqa: F401 - before torchvision/timm
+
+    from pytest_nnlint import load_model_specs
+    from pytest_nnlint.checks._support import build_on, compute_loss, forward, make_inputs
+
+    specs = {spec.name: spec for spec in load_model_specs(zoo / "pyproject.toml")}
+    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}")
+    print(f"{'model':<28}{'step ms':>10}{'suite ms':>11}{'ratio':>8}   (target <= {TARGET_RATIO:g})")
+    worst = 0.0
+    for name in names:
+        spec = specs[name]
+        model = build_on(spec, device).train()
+        data = make_inputs(spec, device)
+
+        def training_step() -> None:
+            model.zero_grad(set_to_none=True)
+            compute_loss(spec, forward(model, data, "step")).backward()
+
+        step = median_seconds(training_step, repeats * 2, warmup=1)
+        suite = median_seconds(lambda: run_all(dataclasses.replace(spec), devices=[device]), repeats, warmup=1)
+        outcomes = run_all(spec, devices=[device])
+        failed = [o.check for o in outcomes if o.status == "failed"]
+        worst = max(worst, suite / step)
+        print(f"{name:<28}{step * 1e3:>10.1f}{suite * 1e3:>11.1f}{suite / step:>8.2f}" + (f"   FAILED: {failed}" if failed else ""))
+    print(f"\nworst ratio {worst:.2f}")
+    return 0 if worst <= TARGET_RATIO else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--zoo", help="comma-separated model names of bench/plugin_zoo/pyproject.toml")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch", default="32,16", help="comma-separated batch sizes; the first is the headline")
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.zoo:
+        return measure_zoo(args.zoo.split(","), device, args.repeats)
     batches = [int(b) for b in args.batch.split(",")]
 
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, inputs Bx3x32x32")
