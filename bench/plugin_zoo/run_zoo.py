@@ -78,8 +78,10 @@ def main() -> int:
     sys.path.insert(0, str(HERE))
     from broken import EXPECTED
 
-    text = (HERE / "pyproject.toml").read_text()
-    declared = set(re.findall(r"\[tool\.nnlint\.models\.(\w+)\]\n(?:[^\[]*\n)*?inputs = ", text))
+    import tomllib
+
+    tables = tomllib.loads((HERE / "pyproject.toml").read_text())["tool"]["nnlint"]["models"]
+    declared = {name for name, table in tables.items() if "inputs" in table}
     results = read_results(xml)
     rows, false_failures, caught, missed = [], [], [], []
     for model, checks in sorted(results.items(), key=lambda kv: (kv[0].startswith("broken"), kv[0])):
