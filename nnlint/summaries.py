@@ -16,6 +16,8 @@ resolves names across files (``classes.py`` does).
 from __future__ import annotations
 
 import ast
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from nnlint.project import ast_dotted_name as dotted
@@ -113,13 +115,33 @@ def summarise_code(text: str) -> CodeSummary | None:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     summary = CodeSummary()
-    for node in ast.walk(tree):
+    for node in _walk(tree, _BLOCK_NODES):
         if isinstance(node, ast.ClassDef):
             summary.classes[node.name] = _class_facts(node)
     for node in tree.body:
         for function in _top_level_functions(node):
             summary.functions[function.name] = _function_facts(function)
     return summary
+
+
+# What a class definition can be nested in: expressions never hold statements.
+_BLOCK_NODES = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
+def _walk(node: ast.AST, kinds: type[ast.AST] | tuple[type[ast.AST], ...] = ast.AST) -> Iterator[ast.AST]:
+    """``ast.walk`` (the same breadth-first order) without its generator per node -- the summary
+    of the linted file is built on every lint, and ``ast.walk`` was most of its cost -- descending
+    only into nodes of ``kinds`` (the order of those is ``ast.walk``'s)."""
+    todo = deque([node])
+    while todo:
+        node = todo.popleft()
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                todo.extend(item for item in value if isinstance(item, kinds))
+            elif isinstance(value, kinds):
+                todo.append(value)
+        yield node
 
 
 def _top_level_functions(node: ast.stmt) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -134,25 +156,32 @@ def _top_level_functions(node: ast.stmt) -> list[ast.FunctionDef | ast.AsyncFunc
     return found
 
 
-def _builds(nodes: list[ast.stmt]) -> list[Built]:
-    stored_calls: set[int] = set()
-    for node in _walk_all(nodes):
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):
+class _Builds:
+    """The calls a class or function body makes, in ``ast.walk`` order, each marked stored when
+    its result is assigned to a ``self`` attribute. Fed node by node (parents before children, so
+    an assignment is seen before the call it stores)."""
+
+    def __init__(self) -> None:
+        self.found: list[Built] = []
+        self._stored: set[int] = set()
+
+    def see(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Call):
+            built = built_of(node, id(node) in self._stored)
+            if built is not None:
+                self.found.append(built)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if any(_self_attribute(t) is not None for t in targets):
-                stored_calls.add(id(node.value))
-    found = []
-    for node in _walk_all(nodes):
-        if isinstance(node, ast.Call):
-            built = built_of(node, id(node) in stored_calls)
-            if built is not None:
-                found.append(built)
-    return found
+                self._stored.add(id(node.value))
 
 
-def _walk_all(nodes: list[ast.stmt]):  # type: ignore[no-untyped-def]
-    for node in nodes:
-        yield from ast.walk(node)
+def _builds(nodes: list[ast.stmt]) -> list[Built]:
+    builds = _Builds()
+    for statement in nodes:
+        for node in _walk(statement):
+            builds.see(node)
+    return builds.found
 
 
 def _self_attribute(node: ast.expr) -> str | None:
@@ -163,14 +192,17 @@ def _self_attribute(node: ast.expr) -> str | None:
 
 def _class_facts(node: ast.ClassDef) -> ClassFacts:
     facts = ClassFacts(node.name, tuple(d for d in (dotted(b) for b in node.bases) if d is not None))
-    facts.builds = _builds(node.body)
+    builds = _Builds()
     given: set[str] = set()  # attributes assigned a parameter of the method that assigns them
     called: set[str] = set()
-    for item in node.body:
+    for item in node.body:  # one walk of each statement: the builds, and the methods' facts
         if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for inner in _walk(item):
+                builds.see(inner)
             continue
         params = {a.arg for a in (*item.args.posonlyargs, *item.args.args, *item.args.kwonlyargs)}
-        for inner in ast.walk(item):
+        for inner in _walk(item):
+            builds.see(inner)
             if isinstance(inner, ast.Attribute) and inner.attr == "training" and _is_self(inner.value):
                 facts.reads_training = True
             elif isinstance(inner, ast.Assign) and isinstance(inner.value, ast.Name) and inner.value.id in params:
@@ -184,6 +216,7 @@ def _class_facts(node: ast.ClassDef) -> ClassFacts:
                 attr = _self_attribute(inner.func)
                 if attr is not None:
                     called.add(attr)
+    facts.builds = builds.found
     facts.calls_injected = bool(given & called)
     forward = next(
         (i for i in node.body if isinstance(i, (ast.FunctionDef, ast.AsyncFunctionDef)) and i.name == "forward"), None
@@ -281,7 +314,7 @@ class _ModeWalker:
                 self.run(handler.body, no_grad)
 
     def _expression(self, node: ast.expr, no_grad: bool) -> None:
-        calls = [n for n in ast.walk(node) if isinstance(n, ast.Call)]
+        calls = [n for n in _walk(node) if isinstance(n, ast.Call)]
         calls.sort(key=lambda c: (c.lineno, c.col_offset))
         for call in calls:
             self._call(call, no_grad)
