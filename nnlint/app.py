@@ -185,7 +185,7 @@ def _lint_stdin(options, settings, registry, warnings):  # type: ignore[no-untyp
     path = options.stdin_filename or "-"
     mode = options.fix_mode()
     if options.stdin_filename and settings.force_exclude:
-        if _Excluder(settings).excluded(Path(path).absolute(), False):
+        if _Excluder(settings).excluded_explicitly(Path(path).absolute(), False):
             if mode.write:  # `--fix -` always gives the source back (an editor replaces its buffer)
                 write_source(sys.stdout, sys.stdin.buffer.read())
             return [], 0, {}

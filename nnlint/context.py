@@ -13,6 +13,7 @@ from nnlint.semantic import ClassInfo, FileFacts
 
 if TYPE_CHECKING:
     from nnlint.findings import NodeFix
+    from nnlint.settings import Settings
     from nnlint.flow_events import FunctionFlow
 
 # Nodes whose entry and exit the engine tracks, so rules can ask where they are.
@@ -44,10 +45,18 @@ class RawFinding:
 
 class FileContext:
     def __init__(
-        self, path: str, source: str, module: cst.Module, facts: FileFacts, hierarchy: ClassHierarchy
+        self,
+        path: str,
+        source: str,
+        module: cst.Module,
+        facts: FileFacts,
+        hierarchy: ClassHierarchy,
+        settings: Settings | None = None,
     ) -> None:
         self.path = path
         self.source = source
+        # The run's settings (None when linted without any: examples, tests, the defaults apply).
+        self.settings = settings
         self.module = module
         self.facts = facts
         self.hierarchy = hierarchy

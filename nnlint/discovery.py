@@ -83,6 +83,19 @@ class _Excluder:
     def excluded(self, path: Path, is_dir: bool) -> bool:
         return self.by_pattern(path) or self.by_gitignore(path, is_dir)
 
+    def excluded_explicitly(self, path: Path, is_dir: bool) -> bool:
+        """For a path named explicitly under force-exclude (pre-commit, an editor): excluded when
+        it, or a directory above it inside the project, is -- as the walk would have pruned that
+        directory (`exclude = ["generated"]` covers `generated/model.py`, like ruff)."""
+        if self.excluded(path, is_dir):
+            return True
+        for parent in path.parents:
+            if parent == self.root or self.root not in parent.parents:
+                return False
+            if self.excluded(parent, True):
+                return True
+        return False
+
 
 def _is_regular_file(entry: os.DirEntry[str]) -> bool:
     """Only regular files: reading a FIFO or a device named `x.py` would block or never end."""
@@ -111,14 +124,14 @@ def discover(paths: list[str], settings: Settings) -> Discovered:
             continue
         absolute = path.absolute()
         if path.is_file():
-            if settings.force_exclude and excluder.excluded(absolute, False):
+            if settings.force_exclude and excluder.excluded_explicitly(absolute, False):
                 continue
             add(path)
             continue
         if not path.is_dir():
             found.errors.append((raw, "not a regular file or directory (a broken symlink, a FIFO or a device?)"))
             continue
-        if settings.force_exclude and excluder.excluded(absolute, True):
+        if settings.force_exclude and excluder.excluded_explicitly(absolute, True):
             continue
         stack = [path]
         while stack:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
@@ -21,6 +22,9 @@ from nnlint.rule import Rule, handler_methods
 from nnlint.semantic import collect_facts
 from nnlint.sources import TooDeeplyNested, too_deeply_nested
 from nnlint.suppression import file_directive, line_suppressions
+
+if TYPE_CHECKING:
+    from nnlint.settings import Settings
 
 _PARSER_PREFIX = re.compile(r"^(?:parser error: )?(?:error at \d+:\d+: )?")
 Handler = Callable[[cst.CSTNode], object]
@@ -87,8 +91,9 @@ class _Dispatch:
 
 
 class Engine:
-    def __init__(self, hierarchy: ClassHierarchy) -> None:
+    def __init__(self, hierarchy: ClassHierarchy, settings: Settings | None = None) -> None:
         self.hierarchy = hierarchy
+        self.settings = settings  # what rules may read as ctx.settings (e.g. torch-version)
         # Every rule code that exists (enabled or not): noqa comments naming others get a warning.
         self.known_codes: frozenset[str] = frozenset()
         self._dispatch: dict[tuple[type[Rule], ...], _Dispatch] = {}
@@ -147,7 +152,7 @@ class Engine:
 
         facts = collect_facts(tree, module, is_package)
         self.hierarchy.add_summary(facts.summary())
-        ctx = FileContext(path, source, tree, facts, self.hierarchy)
+        ctx = FileContext(path, source, tree, facts, self.hierarchy, self.settings)
         try:
             self._traverse(tree, ctx, self._dispatch_for(rules), result)
             self._place(ctx, result)

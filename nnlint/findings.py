@@ -19,6 +19,9 @@ class Edit:
     end_line: int
     end_column: int
     content: str
+    # In a notebook: the cell the edit lands in (1-based, counting every cell), which need not be
+    # the finding's (a fix may add an import to the imports' cell); lines are in that cell.
+    cell: int | None = None
 
 
 @dataclass(frozen=True)

@@ -138,8 +138,8 @@ class Notebook:
         return cell, start_line, start_column, stop_line, stop_column
 
     def _edit_in_cells(self, edit: Edit) -> Edit:
-        _, line, column, end_line, end_column = self._cell_range(edit.line, edit.column, edit.end_line, edit.end_column)
-        return Edit(line, column, end_line, end_column, edit.content)
+        cell, line, column, end_line, end_column = self._cell_range(edit.line, edit.column, edit.end_line, edit.end_column)
+        return Edit(line, column, end_line, end_column, edit.content, cell)
 
     def to_cell_locations(self, result: FileResult) -> FileResult:
         """The result of linting :attr:`text`, with every location in cell coordinates."""

@@ -68,7 +68,7 @@ class FileLinter:
         self.cache = cache
         self.workspace = workspace or Workspace()
         self.hierarchy = ClassHierarchy(self._summarise, roots, settings.extend_module_bases, read_text=self.workspace.read_text)
-        self.engine = Engine(self.hierarchy)
+        self.engine = Engine(self.hierarchy, settings)
         self.engine.known_codes = frozenset(registry.codes())
         self._digests: dict[str, str | None] = {}  # file -> content hash of what this process read
 

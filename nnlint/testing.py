@@ -23,19 +23,27 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from nnlint.findings import FileResult
 from nnlint.rule import ERROR_MARK, Invalid, Rule
+
+if TYPE_CHECKING:
+    from nnlint.settings import Settings
 
 KINDS = ("definition", "valid", "invalid", "fix")
 _MAX_FIX_ROUNDS = 10
 
 
-def lint_source(source: str, rules: Sequence[type[Rule]], path: str = "example.py") -> FileResult:
-    """Lint ``source`` in-process with exactly ``rules`` (no configuration, no other files)."""
+def lint_source(
+    source: str, rules: Sequence[type[Rule]], path: str = "example.py", settings: Settings | None = None
+) -> FileResult:
+    """Lint ``source`` in-process with exactly ``rules`` (no other files); ``settings`` is what
+    rules read as ``ctx.settings`` (e.g. torch-version), none by default."""
     from nnlint.engine import Engine
     from nnlint.project import ClassHierarchy
 
-    engine = Engine(ClassHierarchy(lambda *args: None))
+    engine = Engine(ClassHierarchy(lambda *args: None), settings)
     return engine.lint(source, path, list(rules), module=Path(path).stem)
 
 

@@ -38,6 +38,23 @@ def source_for(path: str, data: bytes, module_path: Path | None = None) -> Sourc
     return Source(path, decoded.text, decoded.encoding, module_path)
 
 
+def _encode_buffer(text: str) -> bytes:
+    import io
+    import tokenize
+
+    data = text.encode("utf-8", "surrogatepass")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        return data  # an unknown encoding: decoding reports it
+    if encoding in ("utf-8", "utf-8-sig"):
+        return data
+    try:
+        return text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return data  # text the declared encoding cannot hold: decoding reports the file as it is
+
+
 class Workspace:
     """Open buffers over the disk. Buffers are keyed by resolved path and hold the text of the
     file as the editor has it (a notebook's JSON, for ``.ipynb``)."""
@@ -59,11 +76,13 @@ class Workspace:
         return self.key(path) in self._buffers
 
     def read_bytes(self, path: str) -> bytes:
-        """The file's bytes as nnlint should see them: its open buffer (UTF-8), else the disk."""
+        """The file's bytes as nnlint should see them: its open buffer, else the disk. A buffer is
+        encoded as the file would be saved -- in the encoding its coding declaration names -- so
+        that decoding it gives the buffer's text back."""
         if self._buffers:
             text = self._buffers.get(self.key(path))
             if text is not None:
-                return text.encode("utf-8", "surrogatepass")
+                return _encode_buffer(text)
         return read_bytes(path)
 
     def read_text(self, path: str) -> str | None:

@@ -67,6 +67,16 @@ def test_the_linted_file_itself_is_read_from_its_buffer(tmp_path: Path) -> None:
     assert "NN102" in _codes(_linter(tmp_path, workspace).lint_path(str(train)))
 
 
+def test_a_buffer_with_a_coding_declaration_reads_back_as_its_text(tmp_path: Path) -> None:
+    workspace = Workspace()
+    text = "# -*- coding: latin-1 -*-\nname = 'caf\u00e9'\n"
+    workspace.set_buffer(tmp_path / "m.py", text)
+    assert workspace.read_text(str(tmp_path / "m.py")) == text
+    assert workspace.read_bytes(str(tmp_path / "m.py")) == text.encode("latin-1")
+    workspace.set_buffer(tmp_path / "u.py", "name = 'caf\u00e9'\n")
+    assert workspace.read_text(str(tmp_path / "u.py")) == "name = 'caf\u00e9'\n"
+
+
 def test_source_for_picks_the_kind_by_suffix() -> None:
     notebook = json.dumps({"cells": [{"cell_type": "code", "source": "x = 1\n"}], "metadata": {}, "nbformat": 4})
     assert type(source_for("a.py", b"x = 1\n")) is Source
@@ -100,6 +110,12 @@ def test_a_notebook_source_reports_in_cell_coordinates(tmp_path: Path) -> None:
     result = _linter(tmp_path).lint_source(source)
     located = [(f.code, f.cell, f.line) for f in result.findings]
     assert located == [("NN301", 3, 1), ("NN401", 3, 4)]  # the markdown cell is cell 1
+    edits = result.findings[0].fix.edits  # type: ignore[union-attr]
+    # The fix adds `import copy` to the imports' cell and rewrites the snapshot in its own cell.
+    assert sorted((e.cell, e.line, e.content.strip()) for e in edits if e.content.strip()) == [
+        (2, 2, "import copy"),
+        (3, 1, "copy.deepcopy(model.state_dict())"),
+    ]
 
 
 def test_fixing_a_notebook_locates_findings_in_the_fixed_cells(tmp_path: Path) -> None:

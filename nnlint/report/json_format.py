@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from nnlint.findings import FileError, Finding, Fix
+from nnlint.findings import Edit, FileError, Finding, Fix
 from nnlint.report import Report
 
 
@@ -16,15 +16,19 @@ def fix_to_dict(fix: Fix | None) -> dict[str, Any] | None:
     return {
         "applicability": fix.applicability,
         "message": fix.description,
-        "edits": [
-            {
-                "location": {"row": e.line, "column": e.column},
-                "end_location": {"row": e.end_line, "column": e.end_column},
-                "content": e.content,
-            }
-            for e in fix.edits
-        ],
+        "edits": [_edit_to_dict(e) for e in fix.edits],
     }
+
+
+def _edit_to_dict(edit: Edit) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "location": {"row": edit.line, "column": edit.column},
+        "end_location": {"row": edit.end_line, "column": edit.end_column},
+        "content": edit.content,
+    }
+    if edit.cell is not None:  # a notebook: rows and columns are in this cell
+        found["cell"] = edit.cell
+    return found
 
 
 def finding_to_dict(finding: Finding) -> dict[str, Any]:

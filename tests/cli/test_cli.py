@@ -224,6 +224,26 @@ def test_exclude_and_extend_exclude_and_explicit_file(project):
     assert run_cli("--show-files", "--exclude", "clean.py", cwd=project).out.split() == ["pkg/model.py"]
 
 
+def test_force_exclude_covers_files_in_excluded_directories(project):
+    """pre-commit names files, never their directories: an excluded folder must still cover them
+    (on disk, on stdin with --stdin-filename, and through .gitignore)."""
+    assert run_cli("--extend-exclude", "pkg", "--force-exclude", "pkg/model.py", cwd=project).code == 0
+    assert run_cli("--extend-exclude", "pkg", "pkg/model.py", cwd=project).code == 1  # without the flag
+    buggy = (project / "pkg" / "model.py").read_text()
+    stdin = run_cli("--extend-exclude", "pkg", "--force-exclude", "--stdin-filename", "pkg/model.py", "-", cwd=project, stdin=buggy)
+    assert stdin.code == 0
+    (project / ".git").mkdir()
+    (project / ".gitignore").write_text("pkg/\n")
+    assert run_cli("--force-exclude", "pkg/model.py", cwd=project).code == 0
+    # Directories above the project root are not matched: a checkout inside a folder called `pkg`
+    # is not excluded by `pkg`.
+    inner = project / "pkg" / "inner"
+    inner.mkdir()
+    (inner / "pyproject.toml").write_text('[tool.nnlint]\nextend-exclude = ["pkg"]\nforce-exclude = true\n')
+    (inner / "m.py").write_text(buggy)
+    assert run_cli("--no-respect-gitignore", "m.py", cwd=inner).code == 1
+
+
 def test_config_file_select_and_cli_wins(project):
     (project / "pyproject.toml").write_text('[tool.nnlint]\nselect = ["NN103"]\n')
     assert [c for *_, c in codes(run_cli("--output-format", "json", cwd=project))] == ["NN103"]

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import nnlint.engine
-from nnlint.context import FileContext
 from nnlint.registry import Registry
 from nnlint.rules.legacy._table import DATA, parse_version, table
 from nnlint.settings import ConfigError, Settings, settings_from_table
@@ -18,19 +16,10 @@ from tests.conftest import run_cli
 REGISTRY = Registry.with_plugins()
 
 
-def _lint(source: str, code: str, torch_version: str | None = None, monkeypatch=None) -> list[int]:
-    """Lines flagged by ``code``; with ``torch_version``, the engine's context carries settings
-    that say so (as the engine does once it passes Settings to rules)."""
-    if torch_version is not None:
-        settings = Settings(torch_version=torch_version)
-
-        class WithSettings(FileContext):
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, **kwargs)
-                self.settings = settings
-
-        monkeypatch.setattr(nnlint.engine, "FileContext", WithSettings)
-    result = lint_source(source, [REGISTRY.load(code)])
+def _lint(source: str, code: str, torch_version: str | None = None) -> list[int]:
+    """Lines flagged by ``code``, with the ``torch-version`` setting when given."""
+    settings = Settings(torch_version=torch_version) if torch_version is not None else None
+    result = lint_source(source, [REGISTRY.load(code)], settings=settings)
     assert not result.errors, result.errors
     return [f.line for f in result.findings]
 
@@ -88,25 +77,34 @@ def test_deprecation_flagged_when_version_unset():
     assert _lint(AMP, "NN802") == [3]
 
 
-def test_deprecation_not_yet_at_older_torch(monkeypatch):
-    assert _lint(AMP, "NN802", "2.3", monkeypatch) == []
+def test_deprecation_not_yet_at_older_torch():
+    assert _lint(AMP, "NN802", "2.3") == []
 
 
-def test_deprecation_flagged_from_its_version(monkeypatch):
-    assert _lint(AMP, "NN802", "2.4", monkeypatch) == [3]
+def test_deprecation_flagged_from_its_version():
+    assert _lint(AMP, "NN802", "2.4") == [3]
 
 
-def test_removed_api_flagged_whatever_the_version(monkeypatch):
-    assert _lint("import torch\n\nx = torch.solve(b, A)\n", "NN801", "1.8", monkeypatch) == [3]
+def test_removed_api_flagged_whatever_the_version():
+    assert _lint("import torch\n\nx = torch.solve(b, A)\n", "NN801", "1.8") == [3]
 
 
-def test_checkpoint_silent_before_the_warning(monkeypatch):
+def test_checkpoint_silent_before_the_warning():
     source = "from torch.utils.checkpoint import checkpoint\n\ny = checkpoint(f, x)\n"
-    assert _lint(source, "NN803", "2.0", monkeypatch) == []
+    assert _lint(source, "NN803", "2.0") == []
 
 
 def test_checkpoint_flagged_at_current_torch():
     assert _lint("from torch.utils.checkpoint import checkpoint\n\ny = checkpoint(f, x)\n", "NN803") == [3]
+
+
+def test_the_setting_reaches_the_rules_from_pyproject(tmp_path: Path):
+    (tmp_path / "m.py").write_text(AMP)
+    assert run_cli("--isolated", "--select", "NN802", "m.py", cwd=tmp_path).code == 1
+    (tmp_path / "pyproject.toml").write_text('[tool.nnlint]\nselect = ["NN802"]\ntorch-version = "2.3"\n')
+    assert run_cli("m.py", cwd=tmp_path).code == 0  # not deprecated yet in 2.3
+    (tmp_path / "pyproject.toml").write_text('[tool.nnlint]\nselect = ["NN802"]\ntorch-version = "2.4"\n')
+    assert run_cli("m.py", cwd=tmp_path).code == 1  # the cache does not answer for the old setting
 
 
 def test_setting_is_read_and_hashed(tmp_path: Path):
