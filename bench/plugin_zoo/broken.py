@@ -41,7 +41,7 @@ class PlainListHead(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.backbone = _timm_resnet18(num_classes=0)
-        self.heads = [nn.Linear(512, 10)]
+        self.heads = [nn.Linear(512, 10)]  # noqa: NN104 - deliberate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.heads[0](self.backbone(x))
@@ -53,7 +53,7 @@ class DropoutInDict(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.backbone = torchvision.models.mobilenet_v3_small(num_classes=10)
-        self.extras = {"drop": nn.Dropout(0.5)}
+        self.extras = {"drop": nn.Dropout(0.5)}  # noqa: NN104 - deliberate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.extras["drop"](self.backbone(x))
@@ -65,7 +65,7 @@ class ParameterList(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.backbone = _timm_resnet18()
-        self.scales = [nn.Parameter(torch.ones(10))]
+        self.scales = [nn.Parameter(torch.ones(10))]  # noqa: NN105 - deliberate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x) * self.scales[0]
@@ -77,7 +77,7 @@ class NormalisationTensor(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.backbone = torchvision.models.resnet18(num_classes=10)
-        self.mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+        self.mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)  # noqa: NN103 - deliberate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x - self.mean)
@@ -101,7 +101,7 @@ class ParameterMoved(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.backbone = _timm_resnet18()
-        self.temperature = nn.Parameter(torch.ones(1)).to(torch.float64)
+        self.temperature = nn.Parameter(torch.ones(1)).to(torch.float64)  # noqa: NN106 - deliberate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x) / self.temperature.float()
@@ -121,7 +121,7 @@ class TrainOverride(nn.Module):
         super().__init__()
         self.backbone = torchvision.models.mobilenet_v2(num_classes=10)
 
-    def train(self, mode: bool = True) -> TrainOverride:
+    def train(self, mode: bool = True) -> TrainOverride:  # noqa: NN205 - deliberate
         self.training = mode
         return self
 
@@ -138,7 +138,7 @@ class FunctionalDropout(nn.Module):
         self.head = nn.Linear(1280, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(F.dropout(self.backbone(x), 0.2))
+        return self.head(F.dropout(self.backbone(x), 0.2))  # noqa: NN202 - deliberate
 
 
 class UnusedHead(nn.Module):

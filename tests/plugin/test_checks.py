@@ -257,7 +257,7 @@ class Aliases(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.a = nn.Linear(3, 3)
-        self.b = torch.nn.utils.weight_norm(nn.Linear(3, 3))
+        self.b = torch.nn.utils.weight_norm(nn.Linear(3, 3))  # noqa: NN802 - deliberate
         self.rnn = nn.LSTM(3, 3, batch_first=True)
         self.layers = [self.a, self.b]
         self.named = {"a": self.a}

@@ -176,7 +176,7 @@ class StatelessInDict(nn.Module):
     def __init__(self, p: float = 0.0) -> None:
         super().__init__()
         self.linear = nn.Linear(8, 8)
-        self.activations = {"act": nn.GELU(), "drop": nn.Dropout(p)}
+        self.activations = {"act": nn.GELU(), "drop": nn.Dropout(p)}  # noqa: NN104 - deliberate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.activations["drop"](self.activations["act"](self.linear(x)))
@@ -199,7 +199,7 @@ class Deep(nn.Module):
         super().__init__()
         self.blocks = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.1)) for _ in range(6)])
 
-    def train(self, mode: bool = True) -> Deep:
+    def train(self, mode: bool = True) -> Deep:  # noqa: NN205 - deliberate
         self.training = mode  # bug: children never switch
         return self
 
