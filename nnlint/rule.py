@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 _CODE = re.compile(r"^[A-Z]{1,4}[0-9]{3,4}$")
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 ERROR_MARK = "# error"
+TAGS = frozenset({"deprecated", "unnecessary"})
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class Rule:
     fix_safety: ClassVar[str] = "No fix is available."
     fix_availability: ClassVar[str] = "none"  # "safe", "unsafe" or "none"
     default_enabled: ClassVar[bool] = True
+    # How editors may render the finding (LSP diagnostic tags): "deprecated" (struck through) for
+    # an API torch deprecated or removed, "unnecessary" (faded) for code that does nothing.
+    tags: ClassVar[frozenset[str]] = frozenset()
     # Rules that reason about the order of calls read ``ctx.flows`` (see flow.py) in leave_Module.
     needs_flow: ClassVar[bool] = False
     # Substrings (without dots) of which at least one must occur in a file's source or dotted
@@ -110,6 +114,8 @@ class Rule:
             problems.append(f"code {cls.code!r} is not like NN123")
         if not _NAME.match(cls.name):
             problems.append(f"name {cls.name!r} is not kebab-case")
+        if not cls.tags <= TAGS:
+            problems.append(f"tags {sorted(cls.tags - TAGS)} are not among {sorted(TAGS)}")
         if cls.fix_availability not in ("safe", "unsafe", "none"):
             problems.append(f"fix_availability {cls.fix_availability!r} is not safe/unsafe/none")
         for attr in ("summary", "what", "why"):

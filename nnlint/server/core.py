@@ -71,6 +71,7 @@ class Problem:
     message: str
     span: Span
     fix: QuickFix | None = None
+    tags: frozenset[str] = frozenset()  # the rule's (Rule.tags): "deprecated", "unnecessary"
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,7 @@ class LintCore:
             result = linter.lint_source(Source(path, text, module_path=_module_path(path)))
         except Exception as exc:
             raise LintCrash(path, exc) from exc
-        return _outcome(result, _dependencies(linter), lambda line, column: (None, line, column))
+        return _outcome(result, _dependencies(linter), lambda line, column: (None, line, column), self.rule_tags)
 
     def lint_notebook(self, path: str, cells: Sequence[NotebookCell]) -> LintOutcome:
         """Lint a notebook's cells as one module (as the CLI lints an .ipynb file)."""
@@ -240,7 +241,7 @@ class LintCore:
             result = linter.lint_source(virtual)
         except Exception as exc:
             raise LintCrash(path, exc) from exc
-        return _outcome(result, _dependencies(linter), notebook.notebook.cell_position)
+        return _outcome(result, _dependencies(linter), notebook.notebook.cell_position, self.rule_tags)
 
     # -- fixing -------------------------------------------------------------------------------
 
@@ -286,6 +287,11 @@ class LintCore:
 
     # -- docs ---------------------------------------------------------------------------------
 
+    def rule_tags(self, code: str) -> frozenset[str]:
+        """The editor tags the rule declares (Rule.tags)."""
+        registry = self.registry()
+        return registry.load(code).tags if code in registry.entries else frozenset()
+
     def rule_doc(self, code: str) -> str | None:
         """The rule's page (`nnlint rule CODE`), in Markdown."""
         from nnlint.docs import rule_page
@@ -329,14 +335,18 @@ def _span(locate: Locate, line: int, column: int, end_line: int, end_column: int
     return Span(start_line - 1, start_column - 1, stop_line - 1, stop_column - 1, cell)
 
 
-def _outcome(result: FileResult, dependencies: frozenset[str], locate: Locate) -> LintOutcome:
+def _outcome(
+    result: FileResult, dependencies: frozenset[str], locate: Locate, tags_of: Callable[[str], frozenset[str]]
+) -> LintOutcome:
     outcome = LintOutcome(dependencies=dependencies)
     for finding in result.findings:
         span = _span(locate, finding.line, finding.column, finding.end_line, finding.end_column)
         if span is None:  # a range over two cells: keep it on its first line
             cell, line, column = locate(finding.line, finding.column)
             span = Span(line - 1, column - 1, line - 1, column, cell)
-        outcome.problems.append(Problem(finding.code, finding.name, finding.message, span, _quick_fix(finding, locate)))
+        outcome.problems.append(
+            Problem(finding.code, finding.name, finding.message, span, _quick_fix(finding, locate), tags_of(finding.code))
+        )
     for error in result.errors:
         if error.kind == "internal":
             outcome.crashes.append(f"{error.location()}: {error.message}")

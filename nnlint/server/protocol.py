@@ -16,23 +16,12 @@ from nnlint.server.core import Change, Problem, Span, Unlintable
 
 SOURCE = "nnlint"
 
-# Tags an editor renders differently (faded, struck through). Rules do not declare them (yet), so
-# the server knows which rules they fit:
-# - Deprecated: the legacy-API family (NN8xx) and `Variable(volatile=...)`, an API without effect.
-# - Unnecessary: a statement whose result is thrown away (`x.cuda()` alone, `model.eval` without
-#   `()`): the code as written does nothing.
-DEPRECATED_PREFIXES = ("NN8",)
-DEPRECATED_CODES = frozenset({"NN503"})
-UNNECESSARY_CODES = frozenset({"NN501", "NN204"})
+# Tags an editor renders differently (struck through, faded), as the rules declare them.
+_TAGS = {"deprecated": types.DiagnosticTag.Deprecated, "unnecessary": types.DiagnosticTag.Unnecessary}
 
 
-def tags_for(code: str) -> list[types.DiagnosticTag] | None:
-    tags = []
-    if code in UNNECESSARY_CODES:
-        tags.append(types.DiagnosticTag.Unnecessary)
-    if code in DEPRECATED_CODES or code.startswith(DEPRECATED_PREFIXES):
-        tags.append(types.DiagnosticTag.Deprecated)
-    return tags or None
+def tags_for(tags: frozenset[str]) -> list[types.DiagnosticTag] | None:
+    return [_TAGS[tag] for tag in sorted(tags) if tag in _TAGS] or None
 
 
 def split_lines(text: str) -> list[str]:
@@ -119,7 +108,7 @@ def diagnostic(problem: Problem, positions: Positions, docs: DocsLink | None, da
         code=problem.code,
         code_description=types.CodeDescription(href=docs.href(problem)) if docs is not None else None,
         source=SOURCE,
-        tags=tags_for(problem.code),
+        tags=tags_for(problem.tags),
         data=data,
     )
 

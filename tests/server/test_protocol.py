@@ -8,6 +8,7 @@ from lsprotocol import types
 
 from nnlint.server.actions import FIX_ALL_KIND, noqa_edit, wanted
 from nnlint.server.core import Change, Span
+from nnlint.registry import Registry
 from nnlint.server.protocol import Positions, client_column, code_point_column, tags_for
 
 UTF8, UTF16, UTF32 = types.PositionEncodingKind.Utf8, types.PositionEncodingKind.Utf16, types.PositionEncodingKind.Utf32
@@ -72,7 +73,9 @@ def test_requested_kinds():
     assert not wanted(["source.fixAll.ruff"], FIX_ALL_KIND)
 
 
-def test_tags():
-    assert tags_for("NN501") == [types.DiagnosticTag.Unnecessary]
-    assert tags_for("NN801") == [types.DiagnosticTag.Deprecated]
-    assert tags_for("NN101") is None
+def test_tags_come_from_the_rules():
+    registry = Registry()
+    assert tags_for(registry.load("NN501").tags) == [types.DiagnosticTag.Unnecessary]
+    assert tags_for(registry.load("NN801").tags) == [types.DiagnosticTag.Deprecated]
+    assert tags_for(registry.load("NN101").tags) is None
+    assert tags_for(registry.load("NN808").tags) is None  # numerically unstable, not deprecated

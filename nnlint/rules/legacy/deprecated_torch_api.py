@@ -6,6 +6,7 @@ from nnlint.rules.legacy._symbols import SymbolRule, triggers_for
 
 class DeprecatedTorchApi(SymbolRule):
     code = "NN802"
+    tags = frozenset({"deprecated"})
     name = "deprecated-torch-api"
     summary = "a deprecated torch function or class with a documented replacement"
     what = (

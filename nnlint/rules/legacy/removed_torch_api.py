@@ -6,6 +6,7 @@ from nnlint.rules.legacy._symbols import SymbolRule, triggers_for
 
 class RemovedTorchApi(SymbolRule):
     code = "NN801"
+    tags = frozenset({"deprecated"})
     name = "removed-torch-api"
     summary = "a function that torch has removed (calling it raises)"
     what = (

@@ -12,6 +12,7 @@ _REPLACEMENT = "v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
 
 class TorchvisionDeprecatedTransform(Rule):
     code = "NN807"
+    tags = frozenset({"deprecated"})
     name = "torchvision-deprecated-transform"
     summary = "torchvision's deprecated `v2.ToTensor`, or `import torchvision.X as X`"
     what = (

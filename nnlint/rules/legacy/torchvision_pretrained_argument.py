@@ -10,6 +10,7 @@ _NEW = {"pretrained": "weights", "pretrained_backbone": "weights_backbone"}
 
 class TorchvisionPretrainedArgument(Rule):
     code = "NN804"
+    tags = frozenset({"deprecated"})
     name = "torchvision-pretrained-argument"
     summary = "a torchvision model builder called with `pretrained=` / `pretrained_backbone=`"
     what = (

@@ -12,6 +12,7 @@ _SAVE_CALLS = frozenset({"torch.save"})
 
 class ModeMethodNotCalled(Rule):
     code = "NN204"
+    tags = frozenset({"unnecessary"})
     name = "mode-method-not-called"
     summary = "`model.eval` / `optimizer.step` / `loss.backward` written without `()` does nothing"
     what = (

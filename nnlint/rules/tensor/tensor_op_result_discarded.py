@@ -25,6 +25,7 @@ _SHORT = 40
 
 class TensorOpResultDiscarded(Rule):
     code = "NN501"
+    tags = frozenset({"unnecessary"})
     name = "tensor-op-result-discarded"
     summary = "`x.to(...)` / `x.cuda()` / `x.float()` / `x.detach()` ... on a tensor as a statement: the result is lost"
     what = (

@@ -10,6 +10,7 @@ _VARIABLE = frozenset({"torch.autograd.Variable", "torch.autograd.variable.Varia
 
 class VariableVolatile(Rule):
     code = "NN503"
+    tags = frozenset({"deprecated"})
     name = "variable-volatile"
     summary = "`Variable(..., volatile=True)` has had no effect since PyTorch 0.4"
     what = "Flags `torch.autograd.Variable(...)` called with a `volatile=` argument."
