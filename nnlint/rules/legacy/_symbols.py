@@ -4,6 +4,7 @@ of the symbols of the deprecation table, and rewriting them as the table says.""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -36,6 +37,37 @@ def _version_test(test: cst.BaseExpression) -> bool:
             continue
         if any(word in text for word in _VERSION_WORDS):
             return True
+    return False
+
+
+def _fallback_values(body: Sequence[cst.BaseStatement]) -> Iterator[int]:
+    """The values of `name = <expr>` statements directly followed by an `if` that tests versions
+    (or feature presence) and assigns `name` again: the old API kept as the fallback.
+
+        weight_norm = nn.utils.weight_norm
+        if hasattr(nn.utils.parametrizations, "weight_norm"):
+            weight_norm = nn.utils.parametrizations.weight_norm
+    """
+    for first, second in zip(body, body[1:]):
+        if not isinstance(second, cst.If) or not isinstance(first, cst.SimpleStatementLine) or len(first.body) != 1:
+            continue
+        assign = first.body[0]
+        if not isinstance(assign, cst.Assign) or len(assign.targets) != 1:
+            continue
+        target = assign.targets[0].target
+        if isinstance(target, cst.Name) and _version_test(second.test) and _assigns(second.body, target.value):
+            yield id(assign.value)
+
+
+def _assigns(block: cst.BaseSuite, name: str) -> bool:
+    statements = block.body if isinstance(block, cst.IndentedBlock) else [block]
+    for statement in statements:
+        small = statement.body if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) else ()
+        for item in small:
+            if isinstance(item, cst.Assign) and any(
+                isinstance(t.target, cst.Name) and t.target.value == name for t in item.targets
+            ):
+                return True
     return False
 
 
@@ -239,6 +271,9 @@ class SymbolRule(Rule):
         self._imports: list[_ImportUse] = []
         self._name_calls: dict[str, list[tuple[cst.Call, ApiEntry]]] = {}
         self._compat = 0  # enclosing version-compatibility blocks
+        # `f = old.api` right before `if <version test>: f = new.api`: the fallback of a
+        # compatibility switch (id of the assigned value), found when its block is entered.
+        self._fallbacks: set[int] = set()
         self._bindings: dict[str, set[str]] = {}  # local name -> what each `from` import binds it to
 
     # -- which symbols ----------------------------------------------------------------------
@@ -262,6 +297,12 @@ class SymbolRule(Rule):
     def leave_ExceptHandler(self, node: cst.ExceptHandler) -> None:
         if _catches_compat(node):
             self._compat -= 1
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._fallbacks.update(_fallback_values(node.body))
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._fallbacks.update(_fallback_values(node.body))
 
     def visit_If(self, node: cst.If) -> None:
         if _version_test(node.test):
@@ -313,8 +354,8 @@ class SymbolRule(Rule):
         if entry is None or (isinstance(expr, cst.Name) and self.ctx.qualified_name(expr) == expr.value):
             return
         self._handled.add(id(expr))
-        if self._compat or isinstance(expr, cst.Name):
-            return  # a from-imported name: its import is reported
+        if self._compat or isinstance(expr, cst.Name) or id(expr) in self._fallbacks:
+            return  # compatibility code, or a from-imported name (its import is reported)
         new: cst.BaseExpression | None = None
         imports: tuple[str, ...] = ()
         if entry.fix != "none" and entry.replacement:

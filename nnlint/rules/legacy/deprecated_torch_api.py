@@ -64,6 +64,12 @@ class DeprecatedTorchApi(SymbolRule):
         # A fallback for torch versions without torch.amp.
         "import torch\n\ntry:\n    from torch.amp import GradScaler\nexcept ImportError:\n    from torch.cuda.amp import GradScaler\n",
         "import torch\n\nif hasattr(torch, \"amp\"):\n    ctx = torch.amp.autocast(\"cuda\")\nelse:\n    ctx = torch.cuda.amp.autocast()\n",
+        # The old API as the default of a compatibility switch (transformers' audio models).
+        "from torch import nn\n\nclass Conv(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        weight_norm = nn.utils.weight_norm\n"
+        "        if hasattr(nn.utils.parametrizations, \"weight_norm\"):\n"
+        "            weight_norm = nn.utils.parametrizations.weight_norm\n"
+        "        self.conv = weight_norm(nn.Conv1d(4, 4, 3), name=\"weight\", dim=2)\n",
     ]
     INVALID = [
         Invalid(
