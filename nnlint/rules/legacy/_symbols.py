@@ -21,42 +21,76 @@ _VERSION_WORDS = ("version", "hasattr", "TORCH_", "is_torch_", "_TORCH")
 _TIGHT = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float)
 
 
-def _version_test(test: cst.BaseExpression) -> bool:
-    """Whether an `if` test looks at versions or feature presence: a name, attribute or string in
-    it spells one of _VERSION_WORDS. (Read from the nodes: generating the test's code for every
-    `if` of a file was a fifth of an editor lint.)"""
+def _spells_version_word(test: cst.BaseExpression) -> bool:
+    """Whether a name, attribute or string in an `if` test spells one of _VERSION_WORDS. Read
+    from the nodes (generating the test's code for every `if` was a fifth of an editor lint), the
+    usual expression kinds by hand (LibCST's generic ``children`` is slow)."""
     todo: list[cst.CSTNode] = [test]
     while todo:
         node = todo.pop()
-        if isinstance(node, cst.Name):
-            text = node.value
-        elif isinstance(node, cst.SimpleString):
-            text = node.value
-        else:
+        if isinstance(node, (cst.Name, cst.SimpleString)):
+            if any(word in node.value for word in _VERSION_WORDS):
+                return True
+        elif isinstance(node, cst.Attribute):
+            todo += (node.value, node.attr)
+        elif isinstance(node, cst.Call):
+            todo.append(node.func)
+            todo += (arg.value for arg in node.args)
+        elif isinstance(node, cst.Comparison):
+            todo.append(node.left)
+            todo += (target.comparator for target in node.comparisons)
+        elif isinstance(node, cst.BooleanOperation):
+            todo += (node.left, node.right)
+        elif isinstance(node, cst.UnaryOperation):
+            todo.append(node.expression)
+        elif not isinstance(node, (cst.Integer, cst.Float)):
             todo.extend(node.children)
-            continue
-        if any(word in text for word in _VERSION_WORDS):
-            return True
     return False
 
 
-def _fallback_values(body: Sequence[cst.BaseStatement]) -> Iterator[int]:
-    """The values of `name = <expr>` statements directly followed by an `if` that tests versions
-    (or feature presence) and assigns `name` again: the old API kept as the fallback.
+class _Compatibility:
+    """Per file, shared by the NN8xx rules (``ctx.shared``): which `if` tests look at versions or
+    feature presence, and which values are the old-API fallback of such a switch."""
 
-        weight_norm = nn.utils.weight_norm
-        if hasattr(nn.utils.parametrizations, "weight_norm"):
-            weight_norm = nn.utils.parametrizations.weight_norm
-    """
-    for first, second in zip(body, body[1:]):
-        if not isinstance(second, cst.If) or not isinstance(first, cst.SimpleStatementLine) or len(first.body) != 1:
-            continue
-        assign = first.body[0]
-        if not isinstance(assign, cst.Assign) or len(assign.targets) != 1:
-            continue
-        target = assign.targets[0].target
-        if isinstance(target, cst.Name) and _version_test(second.test) and _assigns(second.body, target.value):
-            yield id(assign.value)
+    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+        # No version word anywhere in the file: no test can spell one (most files).
+        self._possible = any(word in ctx.source for word in _VERSION_WORDS)
+        self._tests: dict[int, bool] = {}
+        self._blocks: dict[int, frozenset[int]] = {}
+
+    def version_test(self, test: cst.BaseExpression) -> bool:
+        if not self._possible:
+            return False
+        found = self._tests.get(id(test))
+        if found is None:
+            found = self._tests[id(test)] = _spells_version_word(test)
+        return found
+
+    def fallbacks(self, body: Sequence[cst.BaseStatement]) -> frozenset[int]:
+        """The values of `name = <expr>` statements directly followed by an `if` that tests
+        versions and assigns `name` again: the old API kept as the fallback.
+
+            weight_norm = nn.utils.weight_norm
+            if hasattr(nn.utils.parametrizations, "weight_norm"):
+                weight_norm = nn.utils.parametrizations.weight_norm
+        """
+        if not self._possible:
+            return frozenset()
+        found = self._blocks.get(id(body))
+        if found is None:
+            found = self._blocks[id(body)] = frozenset(self._find_fallbacks(body))
+        return found
+
+    def _find_fallbacks(self, body: Sequence[cst.BaseStatement]) -> Iterator[int]:
+        for first, second in zip(body, body[1:]):
+            if not isinstance(second, cst.If) or not isinstance(first, cst.SimpleStatementLine) or len(first.body) != 1:
+                continue
+            assign = first.body[0]
+            if not isinstance(assign, cst.Assign) or len(assign.targets) != 1:
+                continue
+            target = assign.targets[0].target
+            if isinstance(target, cst.Name) and self.version_test(second.test) and _assigns(second.body, target.value):
+                yield id(assign.value)
 
 
 def _assigns(block: cst.BaseSuite, name: str) -> bool:
@@ -299,17 +333,17 @@ class SymbolRule(Rule):
             self._compat -= 1
 
     def visit_Module(self, node: cst.Module) -> None:
-        self._fallbacks.update(_fallback_values(node.body))
+        self._fallbacks |= self.ctx.shared(_Compatibility).fallbacks(node.body)
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
-        self._fallbacks.update(_fallback_values(node.body))
+        self._fallbacks |= self.ctx.shared(_Compatibility).fallbacks(node.body)
 
     def visit_If(self, node: cst.If) -> None:
-        if _version_test(node.test):
+        if self.ctx.shared(_Compatibility).version_test(node.test):
             self._compat += 1
 
     def leave_If(self, node: cst.If) -> None:
-        if _version_test(node.test):
+        if self.ctx.shared(_Compatibility).version_test(node.test):
             self._compat -= 1
 
     # -- uses ---------------------------------------------------------------------------------
