@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pytest_nnlint.spec import FactoryCall, ImportedCallable, ModelSpec, SpecError, nested_calls
+from pytest_nnlint.spec import FactoryCall, ImportedCallable, ModelSpec, SpecError, nested_calls, parse_allow
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -54,6 +54,7 @@ def model_tables(pyproject: dict[str, Any], path: str | os.PathLike[str]) -> dic
 RUNTIME_KEYS: dict[str, str] = {
     "discover": "a list of module names whose nn.Module classes become models",
     "discover-exclude": "a list of class-name patterns (fnmatch on 'module.Class') to leave out",
+    "discover-allow": "a table {'module.Class' pattern = {check = [patterns]}}: known exceptions of discovered classes",
 }
 
 
@@ -66,7 +67,12 @@ def runtime_table(pyproject: dict[str, Any], path: str | os.PathLike[str]) -> di
     for key, value in table.items():
         if key not in RUNTIME_KEYS:
             raise SpecError(f"{section}: unknown key {key!r} (expected one of: {', '.join(RUNTIME_KEYS)})")
-        if not (isinstance(value, list) and all(isinstance(item, str) and item for item in value)):
+        if key == "discover-allow":
+            if not isinstance(value, dict):
+                raise SpecError(f"{section}: {key} = {value!r} is invalid: expected {RUNTIME_KEYS[key]}")
+            for pattern, allow in value.items():
+                parse_allow(allow, f"{section} discover-allow.{pattern!r}")  # raises on a bad table
+        elif not (isinstance(value, list) and all(isinstance(item, str) and item for item in value)):
             raise SpecError(f"{section}: {key} = {value!r} is invalid: expected {RUNTIME_KEYS[key]}")
     return table
 

@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from pytest_nnlint.errors import SpecError
-from pytest_nnlint.spec import ModelSpec
+from pytest_nnlint.spec import ModelSpec, parse_allow
 
 
 @dataclass
@@ -52,8 +52,14 @@ class DiscoveryReport:
 
 
 def discover_specs(
-    modules: list[str], exclude: list[str], taken: set[str], search_path: str | None
+    modules: list[str],
+    exclude: list[str],
+    taken: set[str],
+    search_path: str | None,
+    allow: dict[str, Any] | None = None,
 ) -> tuple[list[ModelSpec], DiscoveryReport]:
+    """``allow``: class-name pattern (fnmatch on 'module.Class' or the class name) -> that class's
+    known exceptions, as a model's `allow` table (every matching pattern's allowances apply)."""
     from torch import nn
 
     report = DiscoveryReport(list(modules))
@@ -74,7 +80,17 @@ def discover_specs(
                 if reason:
                     report.leave_out(reason, cls.__qualname__)
                     continue
-                specs.append(ModelSpec(name, factory=cls, source=f"discovered in {module.__name__}", discovered=True))
+                allowances = tuple(
+                    allowance
+                    for pattern, table in (allow or {}).items()
+                    if fnmatchcase(name, pattern) or fnmatchcase(cls.__qualname__, pattern)
+                    for allowance in parse_allow(table, f"discover-allow.{pattern!r}")
+                )
+                specs.append(
+                    ModelSpec(
+                        name, factory=cls, source=f"discovered in {module.__name__}", discovered=True, allow=allowances
+                    )
+                )
                 report.collected.append(name)
     finally:
         if added:

@@ -132,7 +132,11 @@ def _configured_and_discovered(config: pytest.Config, path: Any, discover_option
         from pytest_nnlint.discover import discover_specs
 
         found, report = discover_specs(
-            modules, list(runtime.get("discover-exclude", [])), {s.name for s in specs}, str(path.parent.resolve())
+            modules,
+            list(runtime.get("discover-exclude", [])),
+            {s.name for s in specs},
+            str(path.parent.resolve()),
+            runtime.get("discover-allow", {}),
         )
         config.stash[_DISCOVERY] = report
         specs += found

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_nnlint import SpecError, load_model_specs
+from pytest_nnlint.config import read_pyproject, runtime_table
 from tests.plugin.conftest import run
 
 MODELS_PY = """
@@ -144,6 +145,30 @@ def test_discovery_checks_every_class_that_builds_without_arguments(pytester: py
     )
     flag = run(pytester, "--nnlint-devices=cpu", "--nnlint-discover=mymodels", "-q", "--collect-only")
     assert "pyproject.toml::mymodels.Tagger::registration[cpu]" in flag.stdout.lines
+
+
+def test_discovered_classes_take_allowances_by_class_pattern(pytester: pytest.Pytester) -> None:
+    """A discovered class with a deliberate exception (torchvision's AnchorGenerator keeps its
+    anchors in a plain list) is exempted in [tool.nnlint.runtime], with its reason shown."""
+    project(pytester, '[tool.nnlint.runtime]\ndiscover = ["mymodels"]\n')
+    without = run(pytester, "--nnlint-devices=cpu", "-q", "-k", "Plain and registration")
+    without.assert_outcomes(failed=1)
+    project(
+        pytester,
+        '[tool.nnlint.runtime]\ndiscover = ["mymodels"]\n'
+        '[tool.nnlint.runtime.discover-allow]\n'
+        '"mymodels.Pla*" = {registration = [{pattern = "offset", reason = "a zero constant, moved at each use"}]}\n',
+    )
+    allowed = run(pytester, "--nnlint-devices=cpu", "-q", "-k", "Plain and registration")
+    allowed.assert_outcomes(passed=1)
+    allowed.stdout.fnmatch_lines(["*mymodels.Plain: allowed by allow.registration 'offset': a zero constant, moved at each use*"])
+
+
+def test_a_bad_discover_allow_is_a_usage_error(tmp_path: pytest.TempPathFactory) -> None:
+    path = tmp_path / "pyproject.toml"  # type: ignore[operator]
+    path.write_text('[tool.nnlint.runtime]\ndiscover = ["m"]\ndiscover-allow = {"m.C" = {registraton = ["a"]}}\n')
+    with pytest.raises(SpecError, match="discover-allow.'m.C': unknown check 'registraton'"):
+        runtime_table(read_pyproject(path), path)
 
 
 def test_markers_select_lint_items_and_model_checks_separately(pytester: pytest.Pytester) -> None:
