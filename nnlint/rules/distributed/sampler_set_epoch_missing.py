@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from nnlint.flow import CallEvent, FunctionFlow, flows_by_name, methods_of
+from nnlint.modes import bind_arguments
 from nnlint.names import dotted_name
 from nnlint.rule import Rule
 from nnlint.rules.distributed._amp import SCALER_STEP, amp_steps
@@ -213,21 +214,11 @@ def _evaluation(key: str) -> bool:
 
 
 def _bindings(callee: FunctionFlow, event: CallEvent) -> dict[str, str]:
+    """The callee's parameters (``self`` left out for a method) -> the caller's names passed."""
     params = list(callee.params)
     if callee.owner is not None and params[:1] == ["self"]:
         params = params[1:]
-    mapping: dict[str, str] = {}
-    positional = [arg for arg in event.node.args if arg.keyword is None and not arg.star]
-    for param, arg in zip(params, positional):
-        key = dotted_name(arg.value)
-        if key is not None:
-            mapping[param] = key
-    for arg in event.node.args:
-        if arg.keyword is not None:
-            key = dotted_name(arg.value)
-            if key is not None:
-                mapping[arg.keyword.value] = key
-    return mapping
+    return bind_arguments(params, event)
 
 
 def _loops(root: cst.CSTNode) -> list[tuple[cst.CSTNode, tuple[cst.CSTNode, ...]]]:
