@@ -33,8 +33,22 @@ _SET_GRAD_ENABLED = frozenset({"torch.set_grad_enabled", "torch.autograd.set_gra
 
 # The event types live in flow_events (the context holds them); rules import them from here.
 __all__ = [
-    "NO_GRAD_CONTEXTS", "AssignEvent", "CallEvent", "Event", "FunctionFlow", "FlowCollector", "flows_by_name", "methods_of",
+    "NO_GRAD_CONTEXTS", "AssignEvent", "CallEvent", "Event", "FunctionFlow", "FlowCollector", "disables_grad",
+    "flows_by_name", "methods_of",
 ]
+
+
+def disables_grad(ctx: FileContext, node: cst.BaseExpression) -> bool:
+    """Whether a with-item or decorator turns gradients off: `torch.no_grad()`,
+    `torch.inference_mode()`, `torch.set_grad_enabled(False)` (as imported in this file)."""
+    target = node.func if isinstance(node, cst.Call) else node
+    name = ctx.qualified_name(target)
+    if name in NO_GRAD_CONTEXTS:
+        return True
+    if isinstance(node, cst.Call) and name in _SET_GRAD_ENABLED and node.args:
+        value = node.args[0].value
+        return isinstance(value, cst.Name) and value.value == "False"
+    return False
 
 
 def _positional_params(node: cst.FunctionDef) -> list[str]:
@@ -59,14 +73,7 @@ class FlowCollector:
     # -- context ---------------------------------------------------------------------------
 
     def _is_no_grad_call(self, node: cst.BaseExpression) -> bool:
-        target = node.func if isinstance(node, cst.Call) else node
-        name = self.ctx.qualified_name(target)
-        if name in NO_GRAD_CONTEXTS:
-            return True
-        if isinstance(node, cst.Call) and name in _SET_GRAD_ENABLED and node.args:
-            value = node.args[0].value
-            return isinstance(value, cst.Name) and value.value == "False"
-        return False
+        return disables_grad(self.ctx, node)
 
     def _with_disables_grad(self, node: cst.With) -> bool:
         verdict = self._no_grad_withs.get(node)

@@ -5,12 +5,11 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from nnlint import walker
-from nnlint.flow import NO_GRAD_CONTEXTS
+from nnlint.flow import disables_grad
 from nnlint.names import dotted_name, torch_nn_layer_name
 from nnlint.rule import Rule
 from nnlint.semantic import ClassInfo
 
-_SET_GRAD_ENABLED = frozenset({"torch.set_grad_enabled", "torch.autograd.set_grad_enabled"})
 # In-place methods that do not change a tensor's values.
 _HARMLESS_INPLACE = frozenset({"requires_grad_", "share_memory_", "retain_grad_", "record_stream_"})
 _SHORT = 40
@@ -217,7 +216,7 @@ class DataAttributeMutation(Rule):
         function = ctx.enclosing_function
         if function is None or not ctx.scopes or not isinstance(ctx.scopes[-1], cst.FunctionDef) or not ctx.statements:
             return None
-        if any(self._disables_grad(d.decorator) for d in function.decorators):
+        if any(disables_grad(self.ctx, d.decorator) for d in function.decorators):
             return None
         if any(isinstance(block, cst.With) and self._with_disables_grad(block) for block in ctx.blocks):
             return None
@@ -277,18 +276,8 @@ class DataAttributeMutation(Rule):
         code = self.ctx.module.code_for_node(node)
         return code if len(code) <= _SHORT else code[: _SHORT - 3] + "..."
 
-    def _disables_grad(self, node: cst.BaseExpression) -> bool:
-        target = node.func if isinstance(node, cst.Call) else node
-        name = self.ctx.qualified_name(target)
-        if name in NO_GRAD_CONTEXTS:
-            return True
-        if isinstance(node, cst.Call) and name in _SET_GRAD_ENABLED and node.args:
-            value = node.args[0].value
-            return isinstance(value, cst.Name) and value.value == "False"
-        return False
-
     def _with_disables_grad(self, node: cst.With) -> bool:
         verdict = self._no_grad_withs.get(node)
         if verdict is None:
-            verdict = self._no_grad_withs[node] = any(self._disables_grad(item.item) for item in node.items)
+            verdict = self._no_grad_withs[node] = any(disables_grad(self.ctx, item.item) for item in node.items)
         return verdict
