@@ -9,6 +9,8 @@ zero-initialisation schemes produce on purpose; it is a note, not a failure.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
@@ -50,15 +52,15 @@ def freezing(spec: ModelSpec, device: torch.device, report: Report) -> None:
         for name, b in module.named_buffers(recurse=False)
     }
 
-    optimizer = torch.optim.AdamW(parameters.values(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
-    optimizer.zero_grad(set_to_none=True)
+    for parameter in parameters.values():
+        parameter.grad = None
     loss = train_step_loss(spec, model, device)
     if loss.requires_grad:
         backward(loss, f"on {device}")
     for name in sorted(frozen):
         if parameters[name].grad is not None:
             report.fail(name, "is frozen (requires_grad=False) but received a gradient")
-    optimizer.step()
+    first_adamw_step(parameters.values())
 
     unchanged = []
     for name, parameter in parameters.items():
@@ -101,6 +103,21 @@ def freezing(spec: ModelSpec, device: torch.device, report: Report) -> None:
             "requires_grad=False does not stop BatchNorm statistics; keep frozen norm layers in eval() "
             "(override train() to call super().train(mode), then .eval() them)",
         )
+
+
+def first_adamw_step(parameters: Iterable[nn.Parameter], eps: float = 1e-8) -> None:
+    """The first step of `torch.optim.AdamW(lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)`,
+    computed directly: on step 1 the bias-corrected moments are g and g*g, so the update is
+    lr * g / (|g| + eps), after the decoupled decay p *= 1 - lr * wd (parameters without a
+    gradient are left alone, as AdamW leaves them). Same result without the optimizer's two
+    zero-filled state tensors per parameter, which cost more than a training step on large models."""
+    with torch.no_grad():
+        for parameter in parameters:
+            grad = parameter.grad
+            if grad is None:
+                continue
+            parameter.mul_(1 - LEARNING_RATE * WEIGHT_DECAY)
+            parameter.addcdiv_(grad, grad.abs().add_(eps), value=-LEARNING_RATE)
 
 
 def _report_requires_grad_attributes(model: nn.Module, report: Report) -> None:

@@ -292,3 +292,23 @@ class StaleBufferReference(nn.Module):
 def test_a_stale_reference_to_a_buffer_is_explained() -> None:
     message = problems_of(checks.device_transfer, ModelSpec("m", factory=StaleBufferReference, inputs=cpu_inputs))
     assert "cache[0]: is a stale reference to buffer 'scale'" in message
+
+
+def test_the_freezing_check_steps_exactly_as_a_first_adamw_step() -> None:
+    """freezing computes AdamW's first step directly (no optimizer state): the same update,
+    including decay, a parameter whose gradient is zero and one without a gradient."""
+    import copy
+
+    from pytest_nnlint.checks.freezing import LEARNING_RATE, WEIGHT_DECAY, first_adamw_step
+
+    torch.manual_seed(0)
+    reference = nn.Sequential(nn.Linear(8, 4), nn.Linear(4, 2), nn.Linear(2, 2))
+    direct = copy.deepcopy(reference)
+    inputs = torch.randn(3, 8)
+    for model in (reference, direct):
+        model[:2](inputs).sum().backward()  # the last layer gets no gradient
+        model[0].bias.grad.zero_()
+    torch.optim.AdamW(reference.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY).step()
+    first_adamw_step(direct.parameters())
+    for expected, got in zip(reference.parameters(), direct.parameters()):
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-7)
