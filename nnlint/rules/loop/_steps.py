@@ -367,6 +367,13 @@ _TRAINING_METHODS = frozenset({"backward", "manual_backward", "step", *CLIP_METH
 
 
 class TrainingSteps:
+    """The training-step events of every function of a file (shared per file: ``ctx.shared``).
+
+    Subclasses add event kinds of their own (nnlint/rules/distributed/_amp.py's AmpSteps adds the
+    GradScaler's): they override ``_call_events`` (the events one call produces; call the parent
+    for the rest) and build events with ``_event``; ``_callee`` resolves the helper a call enters.
+    Those three are the extension points; the rest is internal."""
+
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
         self.module_functions = flows_by_name(ctx)
