@@ -91,9 +91,15 @@ class _Dispatch:
 
 
 class Engine:
-    def __init__(self, hierarchy: ClassHierarchy, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        hierarchy: ClassHierarchy,
+        settings: Settings | None = None,
+        parse: Callable[[str], cst.Module] = parse_module,
+    ) -> None:
         self.hierarchy = hierarchy
         self.settings = settings  # what rules may read as ctx.settings (e.g. torch-version)
+        self.parse = parse  # an editor's linter passes incremental.IncrementalParser().parse
         # Every rule code that exists (enabled or not): noqa comments naming others get a warning.
         self.known_codes: frozenset[str] = frozenset()
         self._dispatch: dict[tuple[type[Rule], ...], _Dispatch] = {}
@@ -132,7 +138,7 @@ class Engine:
             result.errors.append(FileError(path, message, nesting.lineno, nesting.offset, "syntax"))
             return result
         try:
-            tree = parse_module(source)
+            tree = self.parse(source)
         except cst.ParserSyntaxError as exc:
             result.errors.append(_syntax_error(path, source, exc))
             return result

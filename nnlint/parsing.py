@@ -19,6 +19,8 @@ thrown and parsing is LibCST's own.
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from nnlint.walker import node_classes
@@ -51,3 +53,18 @@ def parse_module(source: str) -> cst.Module:
         return cst.parse_module(source)
     finally:
         cst.CSTNode.__post_init__ = _VALIDATE  # type: ignore[method-assign]
+
+
+_LAST_AST: tuple[str, ast.Module] | None = None
+
+
+def parse_ast(text: str) -> ast.Module:
+    """``ast.parse(text)``, remembered for the last text: an editor's lint reads the same text with
+    ``ast`` twice (to cut it into statements, nnlint/incremental.py, and to summarise it,
+    nnlint/summaries.py). Callers must not change the tree. Raises what ``ast.parse`` raises."""
+    global _LAST_AST
+    if _LAST_AST is not None and _LAST_AST[0] is text:
+        return _LAST_AST[1]
+    tree = ast.parse(text)
+    _LAST_AST = (text, tree)
+    return tree

@@ -57,7 +57,10 @@ class FileLinter:
         roots: Sequence[Path],
         cache: Cache | None = None,
         workspace: Workspace | None = None,
+        incremental: bool = False,
     ) -> None:
+        """``incremental``: re-parse only the top-level statements that changed since this linter
+        last parsed the same file (an editor's linter; see nnlint/incremental.py)."""
         from nnlint.engine import Engine
         from nnlint.project import ClassHierarchy
         from nnlint.registry import Selection
@@ -68,7 +71,12 @@ class FileLinter:
         self.cache = cache
         self.workspace = workspace or Workspace()
         self.hierarchy = ClassHierarchy(self._summarise, roots, settings.extend_module_bases, read_text=self.workspace.read_text)
-        self.engine = Engine(self.hierarchy, settings)
+        if incremental:
+            from nnlint.incremental import IncrementalParser
+
+            self.engine = Engine(self.hierarchy, settings, IncrementalParser().parse)
+        else:
+            self.engine = Engine(self.hierarchy, settings)
         self.engine.known_codes = frozenset(registry.codes())
         self._digests: dict[str, str | None] = {}  # file -> content hash of what this process read
 

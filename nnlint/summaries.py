@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from nnlint.parsing import parse_ast
 from nnlint.project import ast_dotted_name as dotted
 
 ZERO, NONZERO, OTHER = "zero", "nonzero", "other"
@@ -111,7 +112,7 @@ def built_of(call: ast.Call, stored: bool) -> Built | None:
 def summarise_code(text: str) -> CodeSummary | None:
     """The summary of a file's text; None when ``ast`` cannot parse it."""
     try:
-        tree = ast.parse(text)
+        tree = parse_ast(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     summary = CodeSummary()

@@ -208,7 +208,9 @@ class LintCore:
             from nnlint.project import roots_for
             from nnlint.runner import FileLinter
 
-            linter = FileLinter(settings, self.registry(), roots_for([Path(path)]), workspace=self.workspace)
+            linter = FileLinter(
+                settings, self.registry(), roots_for([Path(path)]), workspace=self.workspace, incremental=True
+            )
             self._linters[key] = linter
         return linter
 
