@@ -95,7 +95,7 @@ class Engine:
         self,
         hierarchy: ClassHierarchy,
         settings: Settings | None = None,
-        parse: Callable[[str], cst.Module] = parse_module,
+        parse: Callable[[str], cst.Module] | None = None,
     ) -> None:
         self.hierarchy = hierarchy
         self.settings = settings  # what rules may read as ctx.settings (e.g. torch-version)
@@ -138,7 +138,7 @@ class Engine:
             result.errors.append(FileError(path, message, nesting.lineno, nesting.offset, "syntax"))
             return result
         try:
-            tree = self.parse(source)
+            tree = self.parse(source) if self.parse is not None else parse_module(source)
         except cst.ParserSyntaxError as exc:
             result.errors.append(_syntax_error(path, source, exc))
             return result
