@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
+from nnlint import walker
+
 from nnlint.flow import AssignEvent, CallEvent, FunctionFlow, flows_by_name, methods_of
 from nnlint.names import dotted_name
 from nnlint.patterns import keyword, same_file_relatives
@@ -384,27 +386,23 @@ def _tuple_targets(flow: FunctionFlow) -> list[tuple[str, _Element | None]]:
     unknown)."""
     found: list[tuple[str, _Element | None]] = []
 
-    class _Targets(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is flow.node
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-        def visit_Assign(self, node: cst.Assign) -> None:
+    def enter(node: cst.CSTNode) -> bool:
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and node is not flow.node:
+            return False  # nested definitions have flows of their own
+        if isinstance(node, cst.Assign):
             for target in node.targets:
                 if isinstance(target.target, (cst.Tuple, cst.List)):
                     for position, element in enumerate(target.target.elements):
                         name = dotted_name(element.value)
                         if name is not None:
                             found.append((name, _Element(node.value, position)))
-
-        def visit_For(self, node: cst.For) -> None:
+        elif isinstance(node, cst.For):
             name = dotted_name(node.target)
             if name is not None:
                 found.append((name, None))
+        return True
 
-    flow.node.visit(_Targets())
+    walker.walk(flow.node, enter)  # nnlint's walker: LibCST's generic visitor is several times slower
     return found
 
 
@@ -412,22 +410,15 @@ def _returns(flow: FunctionFlow) -> list[cst.BaseExpression]:
     """The values a function returns (not those of functions nested in it)."""
     found: list[cst.BaseExpression] = []
 
-    class _Returns(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is flow.node
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+    def enter(node: cst.CSTNode) -> bool:
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)) and node is not flow.node:
             return False
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-        def visit_Return(self, node: cst.Return) -> None:
-            if node.value is not None:
-                found.append(node.value)
+        if isinstance(node, cst.Return) and node.value is not None:
+            found.append(node.value)
+        return True
 
     if isinstance(flow.node, cst.FunctionDef):
-        flow.node.visit(_Returns())
+        walker.walk(flow.node, enter)
     return found
 
 
