@@ -38,12 +38,15 @@ T = TypeVar("T")
 
 
 def _read_text_from_disk(path: str) -> str | None:
+    """The default reader of other files' text (a FileLinter passes its Workspace's instead;
+    project.py cannot import workspace.py without a cycle through notebooks and context)."""
     from nnlint.sources import SourceError, read_source
 
     try:
         return read_source(path).text
     except SourceError:
         return None
+
 
 _MAX_CHAIN = 50  # a deeper chain of re-exports or bases is a cycle in practice
 
