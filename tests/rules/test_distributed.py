@@ -404,3 +404,223 @@ def test_every_wrapper_spelling_is_known(wrap):
             torch.save(model.state_dict(), "model.pt")
     """
     assert lines(source, "NN705") == [8]
+
+
+# -- shapes of real training code (session 2026-12-07) ----------------------------------------
+
+SPLIT_AMP_IFS = """
+    import torch
+
+    def train(model, optimizer, loader, args):
+        scaler = torch.cuda.amp.GradScaler() if args.amp else None
+        for x, y in loader:
+            loss = model(x, y)
+            if {backward_test}:
+                scaler.scale(loss).backward()
+            else:
+                loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if {step_test}:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+"""
+
+
+@pytest.mark.parametrize(
+    ("backward_test", "step_test", "plain_step_flagged"),
+    [
+        ("args.amp", "args.amp", False),  # the plain step runs only when nothing was scaled
+        ("scaler is not None", "scaler", False),  # `is not None` and truthiness are one test
+        ("args.amp", "not args.amp", True),  # opposite tests: the plain step follows the scaling
+        ("args.amp", "args.fp16", True),  # unrelated tests: both may hold
+    ],
+)
+def test_plain_step_under_the_opposite_arm_of_an_equal_test(backward_test, step_test, plain_step_flagged):
+    source = SPLIT_AMP_IFS.format(backward_test=backward_test, step_test=step_test)
+    assert lines(source, "NN702") == ([17] if plain_step_flagged else [])
+
+
+def test_clip_after_unscale_in_the_amp_arm_of_a_split_if():
+    # The trainer-class form: unscale in the AMP arm, one clip, step in the AMP arm again.
+    source = """
+        import torch
+
+        class Engine:
+            def __init__(self, model, optimizer, use_amp):
+                self.model, self.optimizer, self.use_amp = model, optimizer, use_amp
+                self.scaler = torch.cuda.amp.GradScaler() if use_amp else None
+
+            def train_epoch(self, loader):
+                for batch in loader:
+                    loss = self.model(batch)
+                    if self.use_amp:
+                        self.scaler.scale(loss).backward()
+                        self.scaler.unscale_(self.optimizer)
+                    else:
+                        loss.backward()
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
+                    if self.use_amp:
+                        self.scaler.step(self.optimizer)
+                        self.scaler.update()
+                    else:
+                        self.optimizer.step()
+    """
+    assert lines(source, "NN701") == []
+    assert lines(source, "NN702") == []
+
+
+SCALED_VARIABLE = """
+    import torch
+
+    scaler = torch.amp.GradScaler("cuda")
+    for x, y in loader:
+        {target} = scaler.scale(model(x, y))
+        {target}.backward()
+        {unscale}
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        {step}
+        optimizer.zero_grad()
+"""
+
+
+@pytest.mark.parametrize("target", ["scaled_loss", "loss"])
+def test_scaled_loss_held_by_a_variable(target):
+    def source(unscale, step):
+        return SCALED_VARIABLE.format(target=target, unscale=unscale, step=step)
+
+    assert lines(source("pass", "scaler.step(optimizer); scaler.update()"), "NN701") == [9]
+    assert lines(source("scaler.unscale_(optimizer)", "scaler.step(optimizer); scaler.update()"), "NN701") == []
+    assert lines(source("scaler.unscale_(optimizer)", "optimizer.step()"), "NN702") == [10]
+
+
+CALLER_PASSES = """
+    import torch
+    {imports}
+
+    def run_epoch(model, loader, optimizer, amp):
+        for x, y in loader:
+            amp.scale(model(x, y)).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            amp.step(optimizer)
+            amp.update()
+            optimizer.zero_grad()
+
+    def main(model, loader, epochs):
+        optimizer = torch.optim.Adam(model.parameters())
+        helper = {built}
+        for epoch in range(epochs):
+            run_epoch(model, loader, optimizer, helper)
+"""
+
+
+@pytest.mark.parametrize(
+    ("imports", "built", "flagged"),
+    [
+        ("", 'torch.amp.GradScaler("cuda")', True),
+        ("", "torch.cuda.amp.GradScaler() if cfg.amp else None", True),
+        ("", "torch.cuda.amp.GradScaler(enabled=False)", False),
+        ("from mylib import LossScaler", "LossScaler()", False),  # another API: unknown
+    ],
+)
+def test_parameter_holds_what_the_same_file_caller_passes(imports, built, flagged):
+    source = CALLER_PASSES.format(imports=imports, built=built)
+    assert lines(source, "NN701") == ([8] if flagged else [])
+
+
+@pytest.mark.parametrize(
+    ("backward_indent", "flagged"),
+    [("            ", True), ("        ", False)],
+)
+def test_autocast_bound_with_functools_partial(backward_indent, flagged):
+    source = (
+        "from functools import partial\nimport torch\n\n"
+        "def train(model, optimizer, loader):\n"
+        "    ctx = partial(torch.autocast, device_type='cuda', dtype=torch.bfloat16)\n"
+        "    for x, y in loader:\n"
+        "        with ctx():\n"
+        "            loss = model(x, y)\n"
+        f"{backward_indent}loss.backward()\n"
+        "        optimizer.step()\n"
+    )
+    assert lines(source, "NN703") == ([9] if flagged else [])
+
+
+@pytest.mark.parametrize(("passed", "flagged"), [("amp_ctx", True), ("nullcontext()", False)])
+def test_autocast_context_passed_as_an_argument(passed, flagged):
+    source = f"""
+        from contextlib import nullcontext
+        import torch
+
+        def train_epoch(model, optimizer, loader, ctx):
+            for x, y in loader:
+                with ctx:
+                    loss = model(x, y)
+                    loss.backward()
+                optimizer.step()
+
+        def main(model, optimizer, loader):
+            amp_ctx = torch.autocast("cuda", dtype=torch.bfloat16)
+            train_epoch(model, optimizer, loader, {passed})
+    """
+    assert lines(source, "NN703") == ([9] if flagged else [])
+
+
+@pytest.mark.parametrize(("set_epoch", "flagged"), [("", True), ("train_loader.sampler.set_epoch(epoch)", False)])
+def test_epoch_loop_in_a_function_given_the_loader(set_epoch, flagged):
+    source = f"""
+        from torch.utils.data import DataLoader, DistributedSampler
+
+        def train(model, train_loader, optimizer, epochs):
+            for epoch in range(epochs):
+                {set_epoch}
+                for x, y in train_loader:
+                    model(x, y).backward()
+                    optimizer.step()
+
+        def main(model, optimizer, dataset, epochs):
+            loader = DataLoader(dataset, sampler=DistributedSampler(dataset))
+            train(model, loader, optimizer, epochs)
+    """
+    assert lines(source, "NN704") == ([7] if flagged else [])
+
+
+@pytest.mark.parametrize(
+    "helper_body",
+    [
+        "if isinstance(model, DDP):\n        model = model.module\n    torch.save(model.state_dict(), path)",
+        "if isinstance(model, DDP):\n        torch.save(model.module.state_dict(), path)\n"
+        "    else:\n        torch.save(model.state_dict(), path)",
+        "torch.save(getattr(model, 'module', model).state_dict(), path)",
+    ],
+)
+def test_saving_helper_that_unwraps_its_argument(helper_body):
+    source = (
+        "import torch\nfrom torch.nn.parallel import DistributedDataParallel as DDP\n\n"
+        f"def save_model(model, path):\n    {helper_body}\n\n"
+        "def main(net, gpu):\n    model = DDP(net, device_ids=[gpu])\n    save_model(model, 'model.pt')\n"
+    )
+    assert lines(source, "NN705") == []
+
+
+@pytest.mark.parametrize(
+    ("save", "flagged"),
+    [
+        ("state = model.module.state_dict() if args.distributed else model.state_dict()", False),
+        ("state = model.module.state_dict() if hasattr(model, 'module') else model.state_dict()", False),
+        ("state = model.state_dict() if args.distributed else None", True),  # no unwrapping arm
+        ("state = net.module.state_dict() if args.distributed else model.state_dict()", True),  # another name
+    ],
+)
+def test_state_dict_in_a_branch_whose_other_arm_unwraps(save, flagged):
+    source = f"""
+        import torch
+
+        def main(args, model, net):
+            if args.distributed:
+                model = torch.nn.parallel.DistributedDataParallel(model)
+            {save}
+            torch.save(state, "final.pth")
+    """
+    assert lines(source, "NN705") == ([7] if flagged else [])

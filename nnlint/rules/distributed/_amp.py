@@ -70,6 +70,12 @@ class AmpSteps(TrainingSteps):
                 scaler = name[: -len(".scale")]
                 if self.values.scaler_state(flow, scaler) == ON:
                     return scaler
+        # `scaled = scaler.scale(loss)` ... `scaled.backward()` (also `loss = scaler.scale(loss)`).
+        for name in sorted(event.tensors):
+            for _, value in self.values.assigned_values(flow, name):
+                scaler = _scale_receiver(value)
+                if scaler is not None and self.values.scaler_state(flow, scaler) == ON:
+                    return scaler
         return None
 
     # -- autocast ----------------------------------------------------------------------------
@@ -112,16 +118,25 @@ class _AutocastRegions:
         held = [h.call for h in values.held_by_expression(self.flow, node) if h.kind == AUTOCAST]
         written = node if isinstance(node, cst.Call) else None
         if not held and isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
-            # `autocast = torch.cuda.amp.autocast` ... `with autocast():`
+            # `autocast = torch.cuda.amp.autocast` ... `with autocast():`, or a factory bound
+            # with its arguments: `ctx = partial(torch.autocast, device_type="cuda")`.
             for _, value in values.assigned_values(self.flow, node.func.value):
                 if value is not None and self.steps.ctx.qualified_name(value) in AUTOCAST_CONTEXTS:
                     held = [node]
+                elif isinstance(value, cst.Call) and self._partial_autocast(value):
+                    held = [node, value]
         if not held and _framework_autocast(node):
             held = [node]  # type: ignore[list-item]
         if not held:
             return None
         # `enabled=False` written at the `with`, or in the call a name was bound to.
         return not any(_switched_off(call) for call in (written, *held) if call is not None)
+
+    def _partial_autocast(self, call: cst.Call) -> bool:
+        """`functools.partial(torch.autocast, ...)`."""
+        if self.steps.ctx.qualified_name(call.func) != "functools.partial" or not call.args:
+            return False
+        return self.steps.ctx.qualified_name(call.args[0].value) in AUTOCAST_CONTEXTS
 
     def enter(self, node: cst.CSTNode) -> bool:
         if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)) and node is not self.flow.node:
@@ -165,6 +180,47 @@ def scaler_absent(event: Event, scaler: str) -> bool:
         if dotted_name(test) == scaler and arm != present_arm:
             return True
     return False
+
+
+def _scale_receiver(value: cst.BaseExpression | None) -> str | None:
+    """`scaler` for a value written `scaler.scale(...)`."""
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "scale":
+        return dotted_name(value.func.value)
+    return None
+
+
+def opposite_conditions(first: Event, second: Event, module: cst.Module) -> bool:
+    """Whether the two events sit in opposite arms of two `if` statements that test the same
+    condition (`if use_amp: scaler.scale(loss).backward() else: loss.backward()` ... `if use_amp:
+    scaler.step(opt) else: opt.step()`): no iteration runs both. ``exclusive`` of the loop rules
+    only knows arms of one statement."""
+    tested = {}
+    for node, arm in first.path:
+        if isinstance(node, cst.If) and arm in (0, 1):
+            text, positive = _condition(node.test, module)
+            tested[text] = positive == (arm == 0)
+    for node, arm in second.path:
+        if isinstance(node, cst.If) and arm in (0, 1) and not any(node is n for n, _ in first.path):
+            text, positive = _condition(node.test, module)
+            if text in tested and tested[text] != (positive == (arm == 0)):
+                return True
+    return False
+
+
+def _condition(test: cst.BaseExpression, module: cst.Module) -> tuple[str, bool]:
+    """(the tested expression, True when the test holds if it is truthy): `x`, `not x`,
+    `x is not None`, `x is None` -> ("x", True/False/True/False)."""
+    positive = True
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, positive = test.expression, not positive
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        target = test.comparisons[0]
+        if isinstance(target.comparator, cst.Name) and target.comparator.value == "None":
+            if isinstance(target.operator, cst.Is):
+                return module.code_for_node(test.left), not positive
+            if isinstance(target.operator, cst.IsNot):
+                return module.code_for_node(test.left), positive
+    return module.code_for_node(test), positive
 
 
 def _framework_autocast(node: cst.BaseExpression) -> bool:

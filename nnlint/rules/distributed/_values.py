@@ -31,6 +31,7 @@ import libcst as cst
 from nnlint import walker
 
 from nnlint.flow import AssignEvent, CallEvent, FunctionFlow, flows_by_name, methods_of
+from nnlint.modes import bind_arguments
 from nnlint.names import dotted_name
 from nnlint.patterns import keyword, same_file_relatives
 from nnlint.rules.loop._steps import SCALER, kind_by_name
@@ -196,9 +197,36 @@ class Values:
         for source_flow, value in self.assigned_values(flow, key):
             if value is not None:
                 found.extend(self.held_by_expression(source_flow, value, depth))
+        if not found and key in self.params(flow) and key not in self.assignments(flow):
+            found.extend(self._passed_in(flow, key, depth))
         result = tuple(found)
         self._memo[memo] = result
         return result
+
+    def _passed_in(self, flow: FunctionFlow, param: str, depth: int) -> Iterator[Held]:
+        """What the same-file callers of ``flow`` pass as ``param`` (`run_epoch(model, loader,
+        opt, grad_scaler)` for `def run_epoch(model, loader, optimizer, amp)`)."""
+        if depth > 4 or not isinstance(flow.node, cst.FunctionDef):
+            return
+        params = list(flow.params)
+        if flow.owner is not None and params[:1] == ["self"]:
+            params = params[1:]
+        for caller in self.ctx.flows:
+            for event in caller.calls():
+                if not self._calls_flow(caller, event, flow):
+                    continue
+                passed = bind_arguments(params, event).get(param)
+                if passed is not None:
+                    yield from self.holds(caller, passed, depth + 1)
+
+    def _calls_flow(self, caller: FunctionFlow, event: CallEvent, callee: FunctionFlow) -> bool:
+        """`helper(...)` for a module-level function, `self.method(...)` for a method of the
+        caller's class."""
+        if callee.owner is None:
+            if self._functions is None:
+                self._functions = flows_by_name(self.ctx)
+            return event.func == callee.name and self._functions.get(callee.name) is callee
+        return event.receiver == "self" and event.method == callee.name and caller.owner is callee.owner
 
     def assigned_values(self, flow: FunctionFlow, key: str) -> Iterator[tuple[FunctionFlow, cst.BaseExpression | None]]:
         """(flow, value) of every assignment to ``key`` that ``flow`` can see."""

@@ -4,6 +4,7 @@ import re
 
 import libcst as cst
 
+from nnlint import walker
 from nnlint.flow import AssignEvent, CallEvent, FunctionFlow, flows_by_name
 from nnlint.names import dotted_name
 from nnlint.rule import Invalid, NodeFix, Rule
@@ -78,6 +79,7 @@ class DdpStateDictPrefix(Rule):
         if _PREFIX_HANDLING.search(self.ctx.source):
             return
         self.values = values(self.ctx)
+        self._guarded: dict[int, set[int]] = {}
         self.savers = self._saving_helpers()
         self.param_savers = self._param_state_savers()
         saves: list[tuple[FunctionFlow, CallEvent]] = []
@@ -98,7 +100,11 @@ class DdpStateDictPrefix(Rule):
                 elif event.method == "state_dict":
                     if event.receiver.endswith(".module"):
                         saves_unwrapped = saves_unwrapped or self._saved(flow, event.node)
-                    elif self.values.is_wrapper(flow, event.receiver, index) and self._saved(flow, event.node):
+                    elif (
+                        self.values.is_wrapper(flow, event.receiver, index)
+                        and self._saved(flow, event.node)
+                        and id(event.node) not in self._unwrap_branches(flow)
+                    ):
                         saves.append((flow, event))
                 elif event.method == "load_state_dict" and self.values.is_wrapper(flow, event.receiver, index):
                     loads_into_wrapper.append(event)
@@ -131,9 +137,40 @@ class DdpStateDictPrefix(Rule):
         positional parameters, for the call sites that hand them a wrapper."""
         found: dict[str, tuple[str, ...]] = {}
         for name, flow in flows_by_name(self.ctx).items():
+            code = self.ctx.module.code_for_node(flow.node)
             for event in flow.calls():
-                if event.method == "state_dict" and event.receiver in flow.params and self._saved(flow, event.node):
-                    found[name] = tuple(flow.params)
+                param = event.receiver
+                if event.method != "state_dict" or param not in flow.params or not self._saved(flow, event.node):
+                    continue
+                # `if isinstance(model, DDP): model = model.module`: the helper unwraps.
+                if param in self.values.assignments(flow) or _unwrap_test(param).search(code):
+                    continue
+                found[name] = tuple(flow.params)
+        return found
+
+    def _unwrap_branches(self, flow: FunctionFlow) -> set[int]:
+        """id() of the `x.state_dict()` calls in one arm of an `if` / conditional expression
+        whose test or other arm unwraps `x` (`x.module.state_dict() if distributed else
+        x.state_dict()`, `if isinstance(x, DDP): ... else: save(x.state_dict())`)."""
+        found = self._guarded.get(id(flow.node))
+        if found is None:
+            found = self._guarded[id(flow.node)] = set()
+            code = self.ctx.module.code_for_node
+
+            def enter(node: cst.CSTNode) -> bool:
+                if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)) and node is not flow.node:
+                    return False
+                if isinstance(node, (cst.If, cst.IfExp)):
+                    arms = [a for a in (node.body, node.orelse) if a is not None]
+                    for arm in arms:
+                        others = " ".join([code(node.test), *(code(o) for o in arms if o is not arm)])
+                        for call in _state_dict_calls(arm):
+                            receiver = dotted_name(call.func.value)  # type: ignore[attr-defined]
+                            if receiver is not None and _unwrap_test(receiver).search(others):
+                                found.add(id(call))
+                return True
+
+            walker.walk(flow.node, enter)
         return found
 
     def _wrappers_handed(self, flow: FunctionFlow, event: CallEvent, index: int) -> list[tuple[CallEvent, cst.Arg, str]]:
@@ -206,6 +243,24 @@ class DdpStateDictPrefix(Rule):
                 ):
                     found.add(name)
         return found
+
+
+def _unwrap_test(name: str) -> re.Pattern[str]:
+    """`name.module`, `isinstance(name, ...)`, `hasattr(name, ...)`, `getattr(name, ...)`."""
+    escaped = re.escape(name)
+    return re.compile(rf"(?<![\w.]){escaped}\.module\b|(?:isinstance|hasattr|getattr)\(\s*{escaped}\b")
+
+
+def _state_dict_calls(root: cst.CSTNode) -> list[cst.Call]:
+    found: list[cst.Call] = []
+
+    def enter(node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "state_dict":
+            found.append(node)
+        return not isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda))
+
+    walker.walk(root, enter)
+    return found
 
 
 def _contains(root: cst.CSTNode, target: cst.CSTNode) -> bool:

@@ -4,7 +4,15 @@ import libcst as cst
 
 from nnlint.flow import FunctionFlow
 from nnlint.rule import Invalid, NodeFix, Rule
-from nnlint.rules.distributed._amp import SCALER_HANDED, SCALER_STEP, UNSCALE, AmpSteps, amp_steps, scaler_absent
+from nnlint.rules.distributed._amp import (
+    SCALER_HANDED,
+    SCALER_STEP,
+    UNSCALE,
+    AmpSteps,
+    amp_steps,
+    opposite_conditions,
+    scaler_absent,
+)
 from nnlint.rules.loop._steps import CLIP, OPT_STEP, Event, innermost_loop
 
 
@@ -98,7 +106,13 @@ class GradClipBeforeUnscale(Rule):
             if clip.kind != CLIP:
                 continue
             region = innermost_loop(clip)
-            around = [e for e in events if e.in_region(region) and steps.reaches(flow, e, clip, region)]
+            around = [
+                e
+                for e in events
+                if e.in_region(region)
+                and steps.reaches(flow, e, clip, region)
+                and not opposite_conditions(e, clip, self.ctx.module)
+            ]
             scaled = [e for e in around if steps.backward_scaler(flow, e) is not None]
             if not scaled:
                 continue

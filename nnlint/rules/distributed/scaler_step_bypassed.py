@@ -10,6 +10,7 @@ from nnlint.rules.distributed._amp import (
     SCALER_UPDATE,
     AmpSteps,
     amp_steps,
+    opposite_conditions,
     scaler_absent,
 )
 from nnlint.rules.loop._steps import LOOP_TYPES, OPT_STEP, Event, common_loop, loop_label
@@ -85,7 +86,7 @@ class ScalerStepBypassed(Rule):
                 if scaler is None or scaler_absent(step, scaler):
                     continue
                 region = common_loop(backward, step)
-                if not steps.reaches(flow, backward, step, region):
+                if not steps.reaches(flow, backward, step, region) or opposite_conditions(backward, step, self.ctx.module):
                     continue
                 if step.origin is not None and step.origin is backward.origin:
                     continue  # both inside one helper call: reported in the helper itself
