@@ -175,23 +175,44 @@ def build_model(spec: ModelSpec, seed: int | None = None) -> nn.Module:
     """
     seed = spec.seed if seed is None else seed
     cache = spec_cache(spec)
+    if not cache.copyable:
+        return _call_factory(spec, seed)
     prototype = cache.prototypes.get(seed)
-    if prototype is not None:
-        return copy.deepcopy(prototype)
-    model = _call_factory(spec, seed)
-    if cache.copyable and _copy_is_independent(model):
-        try:
-            copied = copy.deepcopy(model)
-        except Exception:  # some models cannot be deep-copied: build them every time
-            copied = None
-        if copied is not None:
-            # The factory's own instance stays untouched as the prototype: even a factory that
-            # hands out a model the user holds never has it mutated by a check.
-            cache.prototypes[seed] = model
-            return copied
-    cache.copyable = False
-    cache.prototypes.clear()
-    return model
+    if prototype is None:
+        prototype = _call_factory(spec, seed)
+    copied = _independent_copy(prototype)
+    if copied is None:
+        # The prototype becomes this caller's own instance; every later one is built afresh.
+        cache.copyable = False
+        cache.prototypes.clear()
+        return prototype
+    # The factory's own instance stays untouched as the prototype: even a factory that hands
+    # out a model the user holds never has it mutated by a check.
+    cache.prototypes[seed] = prototype
+    return copied
+
+
+def pristine_model(spec: ModelSpec) -> nn.Module:
+    """An instance to read (walk its attributes) but never run, move or change: the kept
+    prototype, so that reading costs no copy. Whether it can be copied is found out by the
+    first `build_model` after it."""
+    cache = spec_cache(spec)
+    if not cache.copyable:
+        return build_model(spec)
+    prototype = cache.prototypes.get(spec.seed)
+    if prototype is None:
+        prototype = cache.prototypes[spec.seed] = _call_factory(spec, spec.seed)
+    return prototype
+
+
+def _independent_copy(model: nn.Module) -> nn.Module | None:
+    """A deep copy that shares nothing mutable with `model`, or None when there cannot be one."""
+    if not _copy_is_independent(model):
+        return None
+    try:
+        return copy.deepcopy(model)
+    except Exception:  # some models cannot be deep-copied: build them every time
+        return None
 
 
 def _call_factory(spec: ModelSpec, seed: int) -> nn.Module:

@@ -11,7 +11,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pytest_nnlint.checks._support import Report, build_model, call_inputs, call_model, check_function
+from pytest_nnlint.checks._support import (
+    Report,
+    build_model,
+    call_inputs,
+    call_model,
+    check_function,
+    pristine_model,
+)
 from pytest_nnlint.spec import ModelSpec
 from pytest_nnlint.walk import Reached, walk
 
@@ -22,12 +29,12 @@ META = torch.device("meta")
 def registration(spec: ModelSpec, device: torch.device, report: Report) -> None:
     """Report every tensor and module reachable from the model's attributes - plain attributes,
     lists, tuples and dicts included - that PyTorch does not know about. What is registered does
-    not depend on the device, so the instance stays where the factory built it."""
-    model = build_model(spec)
-    reached = walk(model)
+    not depend on the device, so the instance stays where the factory built it: the walk only
+    reads it, and only the forward pass that looks for re-derived tensors needs a copy."""
+    reached = walk(pristine_model(spec))
     found = [item for item in reached if not item.registered and item.inside is None]
     plain_tensors = {item.path for item in found if item.is_tensor and item.rule == "NN103"}
-    rederived = rederived_by_forward(spec, model, plain_tensors) if plain_tensors else set()
+    rederived = rederived_by_forward(spec, build_model(spec), plain_tensors) if plain_tensors else set()
     for item in found:
         if item.is_module and is_stateless(item, reached):
             report.note(

@@ -1,5 +1,6 @@
 """`state-dict-roundtrip`: the state_dict carries everything the outputs depend on, survives
-`torch.save` / `torch.load(weights_only=True)`, and - demonstrated on the user's own model - a
+`torch.save` / `torch.load(weights_only=True)` (its structure and any non-plain entries; the
+bytes of plain tensors are left out), and - demonstrated on the user's own model - a
 plain `state_dict()` aliases live tensors while `copy.deepcopy` of it is a real snapshot."""
 
 from __future__ import annotations
@@ -52,14 +53,15 @@ def state_dict_roundtrip(spec: ModelSpec, device: torch.device, report: Report) 
             report.fail(path, reason, rule)
         return
 
-    # 2. Through bytes with the safe loader: every entry comes back identical and loads strictly.
-    loaded = _save_and_load(state)
+    # 2. Through bytes with the safe loader: every entry comes back the same and loads strictly.
+    loaded = _save_and_load(_without_plain_data(state))
     for key, value in state.items():
         if isinstance(value, torch.Tensor) and not (
-            isinstance(loaded.get(key), torch.Tensor) and _identical(loaded[key], value)
+            isinstance(loaded.get(key), torch.Tensor) and _same_after_save(loaded[key], value)
         ):
             report.fail(key, "differs after torch.save + torch.load(weights_only=True)")
-    _load(fresh, loaded, "load_state_dict(torch.load(..., weights_only=True))")
+    restored = {key: state[key] if _is_plain(state[key]) else value for key, value in loaded.items()}
+    _load(fresh, restored, "load_state_dict(torch.load(..., weights_only=True))")
     if report.problems:
         return
 
@@ -97,6 +99,26 @@ def _save_and_load(state: dict[str, Any]) -> dict[str, Any]:
             f"the state_dict cannot be read back with torch.load(weights_only=True): {_unpickling_reason(exc)} "
             "(it holds objects other than tensors and plain containers, e.g. from get_extra_state())"
         ) from exc
+
+
+def _is_plain(value: Any) -> bool:
+    """A dense tensor of torch's own class: `torch.save` copies its bytes without reading them."""
+    return type(value) is torch.Tensor and value.layout == torch.strided and not value.is_quantized
+
+
+def _without_plain_data(state: dict[str, Any]) -> dict[str, Any]:
+    """The state_dict to serialise, with each plain tensor's bytes left out (a meta tensor of the
+    same dtype and shape). What can break a round trip is structure - an entry `torch.load
+    (weights_only=True)` refuses, extra state that does not pickle, a tensor subclass - and
+    all of that stays; copying 440 MB of BERT weights through a buffer cost 2 s and tested only
+    torch's serializer."""
+    return {key: value.to("meta") if _is_plain(value) else value for key, value in state.items()}
+
+
+def _same_after_save(loaded: torch.Tensor, original: torch.Tensor) -> bool:
+    if _is_plain(original):
+        return loaded.device.type == "meta" and loaded.dtype == original.dtype and loaded.shape == original.shape
+    return _identical(loaded, original)
 
 
 def _shares_memory(a: torch.Tensor, b: torch.Tensor) -> bool:

@@ -312,3 +312,51 @@ def test_the_freezing_check_steps_exactly_as_a_first_adamw_step() -> None:
     first_adamw_step(direct.parameters())
     for expected, got in zip(reference.parameters(), direct.parameters()):
         torch.testing.assert_close(got, expected, rtol=0, atol=1e-7)
+
+
+class _Settings:
+    """Not a tensor or plain container: torch.load(weights_only=True) refuses it."""
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+
+
+class WithExtraState(Tiny):
+    def get_extra_state(self) -> Any:
+        return _Settings(2.0)
+
+    def set_extra_state(self, state: Any) -> None:
+        self.settings = state
+
+
+class WithPlainExtraState(Tiny):
+    def get_extra_state(self) -> Any:
+        return {"scale": 2.0, "table": torch.arange(3)}
+
+    def set_extra_state(self, state: Any) -> None:
+        self.table = state["table"]
+
+
+def test_the_round_trip_keeps_what_can_break_it_while_leaving_plain_tensor_bytes_out() -> None:
+    # Extra state the safe loader refuses is still caught although plain tensors travel as
+    # dtype and shape only.
+    message = problems_of(checks.state_dict_roundtrip, ModelSpec("m", factory=WithExtraState, inputs=cpu_inputs))
+    assert "cannot be read back with torch.load(weights_only=True)" in message and "_Settings" in message
+    # Extra state made of tensors and plain containers comes back and loads strictly (a failure
+    # would raise), and the check goes on to its last step, the snapshot demonstration.
+    result = checks.state_dict_roundtrip(ModelSpec("m", factory=WithPlainExtraState, inputs=cpu_inputs), "cpu")
+    assert any("aliases the live tensors" in detail for detail in result.details)
+
+
+def test_registration_reads_the_prototype_without_copying_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import copy as copy_module
+
+    copies = []
+    real_deepcopy = copy_module.deepcopy
+    monkeypatch.setattr(copy_module, "deepcopy", lambda value, *a: copies.append(type(value)) or real_deepcopy(value, *a))
+    built = []
+    spec = ModelSpec("m", factory=lambda: built.append(1) or Tiny(), inputs=cpu_inputs)
+    checks.registration(spec, "cpu")
+    assert (len(built), copies) == (1, [])  # nothing to re-derive on meta: the walk reads the prototype
+    checks.grad_flow(spec, "cpu")
+    assert len(built) == 1 and copies[0] is Tiny  # later checks get copies of the untouched prototype
