@@ -624,3 +624,60 @@ def test_state_dict_in_a_branch_whose_other_arm_unwraps(save, flagged):
             torch.save(state, "final.pth")
     """
     assert lines(source, "NN705") == ([7] if flagged else [])
+
+
+def test_scaler_built_by_a_method_of_the_class():
+    source = """
+        import torch
+
+        class Trainer:
+            def __init__(self, model, optimizer, fp16):
+                self.model, self.optimizer, self.fp16 = model, optimizer, fp16
+                self.amp = self._build_amp()
+
+            def _build_amp(self):
+                return torch.GradScaler("cuda", enabled=self.fp16)
+
+            def fit(self, loader):
+                for x, y in loader:
+                    self.amp.scale(self.model(x, y)).backward()
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+                    self.amp.step(self.optimizer)
+                    self.amp.update()
+    """
+    assert lines(source, "NN701") == [15]
+    assert lines(source.replace('torch.GradScaler("cuda", enabled=self.fp16)', "AmpHelper()"), "NN701") == []
+
+
+@pytest.mark.parametrize(("saved", "flagged"), [("model.state_dict()", True), ("model.module.state_dict()", False)])
+def test_wrapper_handed_to_a_saving_method(saved, flagged):
+    source = f"""
+        import torch
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        class Runner:
+            def save(self, model, epoch):
+                torch.save({{"epoch": epoch, "model": {saved}}}, "last.pt")
+
+            def run(self, net, rank):
+                model = DDP(net.to(rank), device_ids=[rank])
+                self.save(model, 0)
+    """
+    assert lines(source, "NN705") == ([11] if flagged else [])
+
+
+def test_missing_update_in_a_helper_loop_is_reported_once_in_the_helper():
+    source = """
+        import torch
+
+        def train_one_epoch(model, loader, optimizer, scaler):
+            for x, y in loader:
+                scaler.scale(model(x, y)).backward()
+                scaler.step(optimizer)
+
+        def main(model, loader, optimizer):
+            scaler = torch.cuda.amp.GradScaler()
+            for epoch in range(10):
+                train_one_epoch(model, loader, optimizer, scaler)
+    """
+    assert lines(source, "NN702") == [7]

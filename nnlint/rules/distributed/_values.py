@@ -155,17 +155,23 @@ class Values:
         key = dotted_name(node)
         if key is not None:
             return self.holds(flow, key, depth + 1)
-        helper = self._helper(node)
+        helper = self._helper(flow, node)
         if helper is not None:
             # `loader = build_loader(args)`: what the same-file function returns.
             return tuple(h for value in _returns(helper) for h in self.held_by_expression(helper, value, depth + 1))
         return ()
 
-    def _helper(self, node: cst.BaseExpression) -> FunctionFlow | None:
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
+    def _helper(self, flow: FunctionFlow, node: cst.BaseExpression) -> FunctionFlow | None:
+        """The same-file function a call runs: `build(...)`, or `self.build(...)` in a method."""
+        if not isinstance(node, cst.Call):
+            return None
+        if isinstance(node.func, cst.Name):
             if self._functions is None:
                 self._functions = flows_by_name(self.ctx)
             return self._functions.get(node.func.value)
+        func = node.func
+        if isinstance(func, cst.Attribute) and dotted_name(func.value) == "self" and flow.owner is not None:
+            return methods_of(self.ctx, flow.owner).get(func.attr.value)
         return None
 
     def _element(self, flow: FunctionFlow, element: _Element, depth: int) -> tuple[Held, ...]:
@@ -177,7 +183,7 @@ class Values:
             if element.position < len(items) and not isinstance(items[element.position], cst.StarredElement):
                 return self.held_by_expression(flow, items[element.position].value, depth)
             return ()
-        helper = self._helper(value)
+        helper = self._helper(flow, value)
         if helper is None:
             return ()
         found: list[Held] = []
@@ -299,7 +305,7 @@ class Values:
         return self._held_at(flow, last, index, depth + 1)
 
     def _held_at(self, flow: FunctionFlow, node: cst.BaseExpression, index: int, depth: int) -> tuple[Held, ...]:
-        if isinstance(node, _Element) or self._helper(node) is not None:
+        if isinstance(node, _Element) or self._helper(flow, node) is not None:
             return self.held_by_expression(flow, node, depth)
         if isinstance(node, cst.IfExp):
             if _unwraps(node):

@@ -5,7 +5,7 @@ import re
 import libcst as cst
 
 from nnlint import walker
-from nnlint.flow import AssignEvent, CallEvent, FunctionFlow, flows_by_name
+from nnlint.flow import AssignEvent, CallEvent, FunctionFlow, flows_by_name, methods_of
 from nnlint.names import dotted_name
 from nnlint.rule import Invalid, NodeFix, Rule
 from nnlint.rules.distributed._values import values
@@ -91,8 +91,9 @@ class DdpStateDictPrefix(Rule):
             for index, event in enumerate(flow.events):
                 if not isinstance(event, CallEvent):
                     continue
-                if event.func in self.param_savers:
-                    handed.extend(self._wrappers_handed(flow, event, index))
+                saver = self._param_saver_called(flow, event)
+                if saver is not None:
+                    handed.extend(self._wrappers_handed(flow, event, index, saver))
                 elif self._loader_given_wrapper(flow, event, index):
                     loads_into_wrapper.append(event)
                 elif event.receiver is None:
@@ -132,21 +133,36 @@ class DdpStateDictPrefix(Rule):
                     f"those checkpoints do not load here; load into `{event.receiver}.module`",
                 )
 
-    def _param_state_savers(self) -> dict[str, tuple[str, ...]]:
-        """Module-level functions of this file that save `<param>.state_dict()`: name -> their
-        positional parameters, for the call sites that hand them a wrapper."""
-        found: dict[str, tuple[str, ...]] = {}
-        for name, flow in flows_by_name(self.ctx).items():
+    def _param_state_savers(self) -> dict[int, tuple[FunctionFlow, frozenset[str]]]:
+        """Same-file functions and methods that save `<param>.state_dict()`: id of the function
+        node -> (its flow, those parameters), for the call sites that hand them a wrapper."""
+        found: dict[int, tuple[FunctionFlow, frozenset[str]]] = {}
+        for flow in self.ctx.flows:
+            if not isinstance(flow.node, cst.FunctionDef):
+                continue
             code = self.ctx.module.code_for_node(flow.node)
+            saved: set[str] = set()
             for event in flow.calls():
                 param = event.receiver
                 if event.method != "state_dict" or param not in flow.params or not self._saved(flow, event.node):
                     continue
                 # `if isinstance(model, DDP): model = model.module`: the helper unwraps.
-                if param in self.values.assignments(flow) or _unwrap_test(param).search(code):
-                    continue
-                found[name] = tuple(flow.params)
+                if param not in self.values.assignments(flow) and not _unwrap_test(param).search(code):
+                    saved.add(param)
+            if saved:
+                found[id(flow.node)] = (flow, frozenset(saved))
         return found
+
+    def _param_saver_called(self, flow: FunctionFlow, event: CallEvent) -> tuple[FunctionFlow, frozenset[str]] | None:
+        """The saver ``event`` calls: `save(...)` (a module-level function) or `self.save(...)`
+        (a method of the caller's class)."""
+        if event.func is not None and "." not in event.func:
+            callee = flows_by_name(self.ctx).get(event.func)
+        elif event.receiver == "self" and event.method is not None and flow.owner is not None:
+            callee = methods_of(self.ctx, flow.owner).get(event.method)
+        else:
+            return None
+        return self.param_savers.get(id(callee.node)) if callee is not None else None
 
     def _unwrap_branches(self, flow: FunctionFlow) -> set[int]:
         """id() of the `x.state_dict()` calls in one arm of an `if` / conditional expression
@@ -173,18 +189,20 @@ class DdpStateDictPrefix(Rule):
             walker.walk(flow.node, enter)
         return found
 
-    def _wrappers_handed(self, flow: FunctionFlow, event: CallEvent, index: int) -> list[tuple[CallEvent, cst.Arg, str]]:
-        helper = event.func or ""
-        saver = flows_by_name(self.ctx)[helper]
-        saved = {e.receiver for e in saver.calls() if e.method == "state_dict" and self._saved(saver, e.node)}
-        params = self.param_savers[helper]
+    def _wrappers_handed(
+        self, flow: FunctionFlow, event: CallEvent, index: int, saver: tuple[FunctionFlow, frozenset[str]]
+    ) -> list[tuple[CallEvent, cst.Arg, str]]:
+        callee, saved = saver
+        params = list(callee.params)
+        if callee.owner is not None and params[:1] == ["self"]:
+            params = params[1:]
         found = []
         positional = [arg for arg in event.node.args if arg.keyword is None and not arg.star]
         named = [(arg.keyword.value, arg) for arg in event.node.args if arg.keyword is not None]
         for param, arg in [*zip(params, positional), *named]:
             key = dotted_name(arg.value)
             if param in saved and key is not None and self.values.is_wrapper(flow, key, index):
-                found.append((event, arg, helper))
+                found.append((event, arg, callee.name))
         return found
 
     def _loader_given_wrapper(self, flow: FunctionFlow, event: CallEvent, index: int) -> bool:

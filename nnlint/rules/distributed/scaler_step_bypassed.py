@@ -86,8 +86,10 @@ class ScalerStepBypassed(Rule):
                 if scaler is None or scaler_absent(step, scaler):
                     continue
                 region = common_loop(backward, step)
-                if not steps.reaches(flow, backward, step, region) or opposite_conditions(backward, step, self.ctx.module):
+                if not steps.reaches(flow, backward, step, region):
                     continue
+                if opposite_conditions(backward, step, self.ctx.module):
+                    continue  # `if amp: scaled backward` ... `if amp: scaler.step else: opt.step()`
                 if step.origin is not None and step.origin is backward.origin:
                     continue  # both inside one helper call: reported in the helper itself
                 optimizer = step.key or "optimizer"
@@ -113,6 +115,8 @@ class ScalerStepBypassed(Rule):
                 continue
             if not step.names:
                 continue  # the helper's own scaler: judged in the helper
+            if step.origin is not None and step.origin in step.loops:
+                continue  # stepped in a loop of the helper: judged in the helper, not again here
             scaler = next(iter(step.names))
             loop = next((lp for lp in step.loops if isinstance(lp, LOOP_TYPES)), None)
             if loop is None or (id(loop), scaler) in reported:
