@@ -25,14 +25,17 @@ class DdpStateDictPrefix(Rule):
     summary = "the `state_dict()` of a DDP / DataParallel wrapper is saved (keys get `module.`)"
     what = (
         "Flags `wrapper.state_dict()` saved with `torch.save` -- directly, inside the dict "
-        "passed to it, through a variable, or through a same-file helper that saves its argument -- "
+        "passed to it, through a variable, or through a same-file function or `self.` method that "
+        "saves its argument -- "
         "where `wrapper` holds a `DistributedDataParallel` / `DataParallel` at that point (built "
         "in the function, in the class's `self.<...>` attributes or in the script's module-level "
         "code; `model = DDP(model) if distributed else model` counts). Also flags "
         "`wrapper.load_state_dict(...)` in a file that saves the unwrapped model's "
         "`model.module.state_dict()`. Left alone: `model.module.state_dict()`, files that strip or "
         "add the prefix themselves (`consume_prefix_in_state_dict_if_present`, `'module.'` in a "
-        "string, `k[7:]`), files that load the checkpoint back into a wrapper (both sides "
+        "string, `k[7:]`), saving helpers that unwrap their argument (`isinstance` / `hasattr` / "
+        "`.module` on it), a `state_dict()` in one arm of an `if` or conditional expression whose "
+        "other arm or test unwraps the same name, files that load the checkpoint back into a wrapper (both sides "
         "wrapped), and models wrapped by code nnlint cannot see (`accelerator.prepare`)."
     )
     why = (

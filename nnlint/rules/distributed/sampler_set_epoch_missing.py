@@ -40,7 +40,8 @@ class SamplerSetEpochMissing(Rule):
     what = (
         "Flags a training pass over a DataLoader that draws from a `DistributedSampler` (built "
         "directly, or passed as the loader's `sampler=`, seen in the same function, the class's "
-        "`self.<...>` attributes or the script's module-level code) inside an epoch loop that "
+        "`self.<...>` attributes, the script's module-level code, or -- for a parameter -- what the "
+        "function's same-file callers pass) inside an epoch loop that "
         "never calls `set_epoch(...)` -- on any object: `sampler.set_epoch(epoch)`, "
         "`loader.sampler.set_epoch(epoch)`, a loader wrapper's own `set_epoch`. The pass may be a "
         "`for batch in loader:` in the epoch loop or in a same-file helper the epoch loop calls "

@@ -26,7 +26,8 @@ class ScalerStepBypassed(Rule):
         "since stepping outside the scaler still skips its inf/nan check -- and "
         "`scaler.step(optimizer)` in a loop that never calls `scaler.update()`. Same-file helpers "
         "are followed; a plain step in the branch without the scaler (`else:` of `if use_amp:` or "
-        "of `if scaler is not None:`) is left alone. The scaler must be known as a `GradScaler` "
+        "of `if scaler is not None:`, also when the scaled backward pass and the step sit under two "
+        "`if` statements testing the same condition) is left alone. The scaler must be known as a `GradScaler` "
         "(see NN701); one built with a literal `enabled=False` is left alone, and a loop that "
         "hands the scaler to code nnlint cannot see (which may update it) is too."
     )
