@@ -60,7 +60,10 @@ def state_dict_roundtrip(spec: ModelSpec, device: torch.device, report: Report) 
             isinstance(loaded.get(key), torch.Tensor) and _same_after_save(loaded[key], value)
         ):
             report.fail(key, "differs after torch.save + torch.load(weights_only=True)")
-    restored = {key: state[key] if _is_plain(state[key]) else value for key, value in loaded.items()}
+    restored = copy.copy(loaded)  # keeps the loaded `_metadata` (module versions) as it came back
+    for key in restored.keys() & state.keys():
+        if _is_plain(state[key]):
+            restored[key] = state[key]
     _load(fresh, restored, "load_state_dict(torch.load(..., weights_only=True))")
     if report.problems:
         return
@@ -112,7 +115,11 @@ def _without_plain_data(state: dict[str, Any]) -> dict[str, Any]:
     (weights_only=True)` refuses, extra state that does not pickle, a tensor subclass - and
     all of that stays; copying 440 MB of BERT weights through a buffer cost 2 s and tested only
     torch's serializer."""
-    return {key: value.to("meta") if _is_plain(value) else value for key, value in state.items()}
+    elided = copy.copy(state)  # a state_dict's `_metadata` (module versions) must travel too
+    for key, value in state.items():
+        if _is_plain(value):
+            elided[key] = value.to("meta")
+    return elided
 
 
 def _same_after_save(loaded: torch.Tensor, original: torch.Tensor) -> bool:

@@ -360,3 +360,19 @@ def test_registration_reads_the_prototype_without_copying_it(monkeypatch: pytest
     assert (len(built), copies) == (1, [])  # nothing to re-derive on meta: the walk reads the prototype
     checks.grad_flow(spec, "cpu")
     assert len(built) == 1 and copies[0] is Tiny  # later checks get copies of the untouched prototype
+
+
+class Versioned(Tiny):
+    """Reads its version from the state_dict's metadata when loading, as torchvision's MNASNet."""
+
+    _version = 2
+
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, local_metadata: dict, *args: Any) -> None:
+        if local_metadata.get("version") != 2:
+            raise ValueError(f"version should be 2, got {local_metadata.get('version')}")
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args)
+
+
+def test_the_round_trip_carries_the_state_dicts_metadata() -> None:
+    result = checks.state_dict_roundtrip(ModelSpec("m", factory=Versioned, inputs=cpu_inputs), "cpu")
+    assert result.check == "state-dict-roundtrip"
