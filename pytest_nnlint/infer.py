@@ -1,8 +1,8 @@
 """Inputs for a model whose spec gives none, inferred from the model itself.
 
 Candidates, most specific first:
-1. transformers models: the config (`main_input_name`, `vocab_size`, `image_size`...), then the
-   model's own `dummy_inputs`;
+1. transformers models: the config (`main_input_name`, `vocab_size`, `image_size`,
+   `num_mel_bins`...), then the model's own `dummy_inputs`;
 2. timm models: `pretrained_cfg["input_size"]` (or `default_cfg`);
 3. the first parameterised layers: a conv's `in_channels`, a linear layer's `in_features`, an
    embedding's `num_embeddings`, a recurrent layer's `input_size`, a norm's feature size.
@@ -14,6 +14,7 @@ shapes) is it run for real on the CPU. The first candidate that runs is used and
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -28,8 +29,12 @@ BATCH = 2
 SEQUENCE = 16
 META = torch.device("meta")
 CPU = torch.device("cpu")
-# Spatial sizes tried for a convolutional first layer, most common first.
-SPATIAL_2D = (224, 64, 32)
+# Spatial sizes tried for a convolutional first layer, most common first (299: Inception's).
+SPATIAL_2D = (224, 299, 64, 32)
+# (frames, height and width) tried for a 3D convolutional first layer (video clips).
+SPATIAL_3D = ((16, 112, 112), (16, 224, 224), (16, 32, 32))
+# Samples tried for a 1D convolution over one channel (raw audio): a short window, one second at 16 kHz.
+WAVEFORM = (128, 16000)
 # How many parameterised layers (in registration order) may suggest inputs.
 FIRST_LAYERS = 3
 
@@ -41,10 +46,11 @@ def infer_inputs(spec: ModelSpec, model: nn.Module, *, required: bool = True) ->
     `required`) listing what was tried when no candidate runs."""
     candidates = list(candidates_for(model))
     meta_model = _meta_copy(model)
+    required_arguments = _required_positional(model)
     tried: list[str] = []
     for make, source in candidates:
         generator = torch.Generator().manual_seed(spec.seed)
-        arguments = make(generator)
+        arguments = _fill_positional(make, generator, required_arguments)
         shapes = describe_inputs(arguments)
         if meta_model is not None:
             error = _error_of(meta_model, _to(arguments, META))
@@ -65,6 +71,25 @@ def infer_inputs(spec: ModelSpec, model: nn.Module, *, required: bool = True) ->
     if required:
         raise CheckFailure(Problem("", message))
     raise CheckSkipped(message)
+
+
+def _required_positional(model: nn.Module) -> int:
+    """How many arguments `forward` requires (positional, without a default)."""
+    try:
+        parameters = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in parameters if p.kind in positional and p.default is inspect.Parameter.empty)
+
+
+def _fill_positional(make: Maker, generator: torch.Generator, required: int) -> Inputs:
+    """A one-tensor candidate for a forward that requires several arguments (an image pair for
+    optical flow or stereo, two views) is repeated: one tensor of that shape per argument."""
+    arguments = make(generator)
+    if required <= 1 or arguments.kwargs or len(tuple(arguments)) != 1:
+        return arguments
+    return Inputs(*arguments, *(next(iter(make(generator))) for _ in range(required - 1)))
 
 
 def candidates_for(model: nn.Module) -> Iterator[tuple[Maker, str]]:
@@ -102,6 +127,26 @@ def _transformers_candidates(model: nn.Module) -> Iterator[tuple[Maker, str]]:
             lambda generator: Inputs(pixel_values=torch.randn(BATCH, channels, size, size, generator=generator)),
             "the transformers config (image_size, num_channels)",
         )
+    if main == "input_values":  # raw audio (wav2vec2, HuBERT...): one second at 16 kHz
+        yield (
+            lambda generator: Inputs(input_values=torch.randn(BATCH, 16000, generator=generator)),
+            "the transformers config (input_values: raw audio)",
+        )
+    bins = getattr(config, "num_mel_bins", None)
+    if main == "input_features" and isinstance(bins, int):
+        # Whisper's encoder takes exactly 2 x max_source_positions frames.
+        positions = getattr(config, "max_source_positions", None)
+        frames = 2 * positions if isinstance(positions, int) else 3000
+        start = getattr(config, "decoder_start_token_id", None)
+        decoder = bool(getattr(config, "is_encoder_decoder", False))
+
+        def features(generator: torch.Generator) -> Inputs:
+            kwargs: dict[str, Any] = {"input_features": torch.randn(BATCH, bins, frames, generator=generator)}
+            if decoder:
+                kwargs["decoder_input_ids"] = torch.full((BATCH, 4), start if isinstance(start, int) else 0)
+            return Inputs(**kwargs)
+
+        yield features, "the transformers config (num_mel_bins, max_source_positions)"
     try:
         dummy = model.dummy_inputs
     except Exception:  # some models' property needs more than the config has
@@ -149,9 +194,12 @@ def _shapes_for(layer: nn.Module) -> list[tuple[tuple[int, ...], torch.dtype, in
     if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
         return [((BATCH, layer.in_channels, size, size), floating, None) for size in SPATIAL_2D]
     if isinstance(layer, (nn.Conv1d, nn.ConvTranspose1d)):
-        return [((BATCH, layer.in_channels, 128), floating, None)]
+        shapes = [((BATCH, layer.in_channels, length), floating, None) for length in WAVEFORM]
+        if layer.in_channels == 1:  # audio models often take (batch, samples) and add the channel
+            shapes += [((BATCH, length), floating, None) for length in WAVEFORM]
+        return shapes
     if isinstance(layer, (nn.Conv3d, nn.ConvTranspose3d)):
-        return [((BATCH, layer.in_channels, 16, 32, 32), floating, None)]
+        return [((BATCH, layer.in_channels, *size), floating, None) for size in SPATIAL_3D]
     if isinstance(layer, nn.Embedding):
         return [((BATCH, SEQUENCE), torch.int64, min(layer.num_embeddings, 1000))]
     if isinstance(layer, nn.Linear):

@@ -7,6 +7,9 @@ Paths are written the way a user would reach the object: `encoder.offset`, `bloc
 
 from __future__ import annotations
 
+import ast
+import re
+
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +66,43 @@ def unregistered(root: nn.Module) -> list[Reached]:
 
 def display_path(path: str) -> str:
     return path or "model"
+
+
+_STEP = re.compile(r"\.?([A-Za-z_]\w*)|\[([^\]]+)\]")
+
+
+def replace_at(root: nn.Module, path: str, value: Any) -> bool:
+    """Put `value` where `path` (as `walk` writes it) points. False, changing nothing, when the
+    path cannot be followed or ends in something immutable (a tuple)."""
+    steps: list[Any] = []
+    position = 0
+    for match in _STEP.finditer(path):
+        if match.start() != position:
+            return False
+        position = match.end()
+        if match.group(1) is not None:
+            steps.append(("attribute", match.group(1)))
+            continue
+        try:
+            steps.append(("item", ast.literal_eval(match.group(2))))
+        except (ValueError, SyntaxError):
+            return False
+    if not steps or position != len(path):
+        return False
+    holder: Any = root
+    try:
+        for kind, key in steps[:-1]:
+            holder = getattr(holder, key) if kind == "attribute" else holder[key]
+        kind, key = steps[-1]
+        if kind == "attribute":
+            setattr(holder, key, value)
+        elif isinstance(holder, (list, dict)):
+            holder[key] = value
+        else:
+            return False
+    except (AttributeError, LookupError, TypeError):
+        return False
+    return True
 
 
 class _Walker:

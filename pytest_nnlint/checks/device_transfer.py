@@ -4,7 +4,8 @@ module, and a forward pass on the device keeps every output there.
 On a CPU device the transfer target is the `meta` device, so CPU-only CI still catches a tensor
 that does not follow the module. A plain tensor attribute that stays behind but that `forward`
 itself re-derives on the input's device (torchvision's anchor generators) is fine: the forward
-pass decides, and it is reported as a note.
+pass decides, and it is reported as a note. Where the meta device cannot run forward (detection
+models), a CPU forward pass with a stand-in of another dtype in the attribute's place decides.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pytest_nnlint.checks._support import (
     on_device,
     tensor_leaves,
 )
+from pytest_nnlint.checks._rederived import FROM_THE_INPUT, ON_THE_INPUTS_DEVICE, replaced_by_forward
 from pytest_nnlint.results import CheckFailure
 from pytest_nnlint.spec import ModelSpec
 from pytest_nnlint.walk import walk
@@ -92,6 +94,7 @@ def _to_meta(spec: ModelSpec, model: nn.Module, report: Report) -> None:
         output = call_model(model, arguments)
     except Exception as exc:
         reason = describe_exception(exc)
+        left_behind = _rebuilt_on_the_cpu(spec, left_behind, report)
         _report_placements(left_behind, report)
         if left_behind and MIXED_DEVICES.search(reason):
             return  # the tensors left behind are the cause, and they are reported
@@ -131,9 +134,20 @@ def _judge_left_behind(model: nn.Module, left_behind: list[Placement], device: t
     for item in left_behind:
         value = now.get(item.path)
         if value is not None and on_device(value, device):
-            report.note(f"{item.path}: not registered, but forward re-derives it on the input's device ({device})")
+            report.note(f"{item.path}: not registered, but {ON_THE_INPUTS_DEVICE} ({device})")
         else:
             report.fail(item.path, item.message, item.rule)
+
+
+def _rebuilt_on_the_cpu(spec: ModelSpec, left_behind: list[Placement], report: Report) -> list[Placement]:
+    """When the meta device cannot run forward: the attributes a CPU forward pass rebuilds from
+    its input are notes; the rest stay left behind."""
+    if not left_behind:
+        return left_behind
+    rebuilt = replaced_by_forward(spec, build_model(spec), {item.path for item in left_behind})
+    for path in sorted(rebuilt):
+        report.note(f"{path}: not registered, but {FROM_THE_INPUT}")
+    return [item for item in left_behind if item.path not in rebuilt]
 
 
 def _transfer(

@@ -3,7 +3,8 @@
 Two look-alikes are notes, not failures: a module holding no state at all (no parameters,
 buffers or tensors) kept in a plain container loses nothing from `.parameters()`, `state_dict()`
 or `.to()` (train-eval still checks that its mode does not matter); and a plain tensor attribute
-that `forward` re-derives on the input's device every call (tried on the meta device).
+that `forward` re-derives from its input every call (tried on the meta device, then on the CPU
+with a stand-in of another dtype in its place).
 """
 
 from __future__ import annotations
@@ -11,18 +12,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pytest_nnlint.checks._support import (
-    Report,
-    build_model,
-    call_inputs,
-    call_model,
-    check_function,
-    pristine_model,
-)
+from pytest_nnlint.checks._support import Report, check_function, pristine_model
 from pytest_nnlint.spec import ModelSpec
+from pytest_nnlint.checks._rederived import rederived_by_forward
 from pytest_nnlint.walk import Reached, walk
-
-META = torch.device("meta")
 
 
 @check_function("registration")
@@ -34,7 +27,7 @@ def registration(spec: ModelSpec, device: torch.device, report: Report) -> None:
     reached = walk(pristine_model(spec))
     found = [item for item in reached if not item.registered and item.inside is None]
     plain_tensors = {item.path for item in found if item.is_tensor and item.rule == "NN103"}
-    rederived = rederived_by_forward(spec, build_model(spec), plain_tensors) if plain_tensors else set()
+    rederived = rederived_by_forward(spec, plain_tensors) if plain_tensors else {}
     for item in found:
         if item.is_module and is_stateless(item, reached):
             report.note(
@@ -43,7 +36,7 @@ def registration(spec: ModelSpec, device: torch.device, report: Report) -> None:
                 "(train-eval checks that its mode does not matter)"
             )
         elif item.path in rederived:
-            report.note(f"{item.path}: not registered, but forward re-derives it on the input's device")
+            report.note(f"{item.path}: not registered, but {rederived[item.path]}")
         else:
             report.fail(item.path, explain_unregistered(item), item.rule)
 
@@ -54,20 +47,6 @@ def is_stateless(item: Reached, reached: list[Reached]) -> bool:
     if any(True for _ in module.parameters()) or any(True for _ in module.buffers()):
         return False
     return not any(other.is_tensor and other.inside == item.path for other in reached)
-
-
-def rederived_by_forward(spec: ModelSpec, model: nn.Module, paths: set[str]) -> set[str]:
-    """Of these plain tensor attributes, the ones a forward pass on the meta device re-derives on
-    the input's device (they end up on meta). Anything that keeps the pass from running means
-    "cannot tell": nothing is excused. The instance is this check's own; it is spent here."""
-    try:
-        model.to(META)
-        with torch.no_grad():
-            call_model(model, call_inputs(spec, META))
-    except Exception:
-        return set()
-    now = {item.path: item.value for item in walk(model) if item.is_tensor}
-    return {path for path in paths if path in now and now[path].device.type == "meta"}
 
 
 def explain_unregistered(item: Reached) -> str:

@@ -139,6 +139,59 @@ def test_attributes_forward_re_derives_are_notes() -> None:
     assert "cell_anchors[0]: not registered, but forward re-derives it on the input's device (meta)" in notes
 
 
+class DetectionAnchors(Anchors):
+    """Anchors as above in a model the meta device cannot run (a data-dependent selection, like
+    a detection head's score threshold)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        return out[out > 0]
+
+
+class PerCallCache(nn.Module):
+    """torchvision RAFT's correlation block: a placeholder list that forward refills every call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(8, 8)
+        self.pyramid = [torch.tensor(0)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.pyramid = [self.linear(x)]
+        return self.pyramid[0][self.pyramid[0] > 0]
+
+
+class OffsetUsedAsIs(nn.Module):
+    """The look-alike: a plain tensor forward uses without re-deriving it, in the same
+    meta-resistant model. It does not follow .to(), so both checks must still fail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(8, 8)
+        self.offset = torch.ones(8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.linear(x) + self.offset
+        return out[out > 0]
+
+
+@pytest.mark.parametrize("factory, paths", [(DetectionAnchors, ["cell_anchors[0]", "cell_anchors[1]"]), (PerCallCache, ["pyramid[0]"])])
+def test_attributes_rebuilt_where_the_meta_device_cannot_run_are_notes(factory: type, paths: list[str]) -> None:
+    spec = ModelSpec("m", factory=factory, inputs=x4)
+    rebuilt = "not registered, but forward rebuilds it from the input on every call"
+    assert checks.registration(spec).notes == tuple(f"{path}: {rebuilt} (seen on the CPU: it followed the input's dtype)" for path in paths)
+    notes = checks.device_transfer(spec).notes
+    assert all(any(note.startswith(f"{path}: {rebuilt}") for note in notes) for path in paths), notes
+
+
+def test_a_plain_tensor_forward_uses_as_is_still_fails_where_the_meta_device_cannot_run() -> None:
+    spec = ModelSpec("m", factory=OffsetUsedAsIs, inputs=x4)
+    for check in (checks.registration, checks.device_transfer):
+        with pytest.raises(CheckFailure) as failure:
+            check(spec)
+        assert [problem.path for problem in failure.value.problems] == ["offset"]
+
+
 class Offsets(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -273,10 +326,49 @@ class TransformersLike(nn.Module):
         return self.inner(input_ids=input_ids, attention_mask=attention_mask)
 
 
+class RawAudio(nn.Module):
+    """wav2vec2's feature encoder: (batch, samples), the channel added in forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(1, 4, 10, stride=5)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return self.conv(waveform[:, None]).mean(-1)
+
+
+class AudioTransformersLike(RawAudio):
+    main_input_name = "input_values"
+    config = type("Config", (), {"vocab_size": 32})()
+
+    def forward(self, input_values: torch.Tensor) -> torch.Tensor:
+        return super().forward(input_values)
+
+
+class ImagePair(ImageNet):
+    """Optical flow / stereo (torchvision RAFT): forward requires two images."""
+
+    def forward(self, image1: torch.Tensor, image2: torch.Tensor) -> torch.Tensor:
+        return super().forward(image1) - super().forward(image2)
+
+
+class Video(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(3, 4, (3, 7, 7), stride=(1, 2, 2))
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        return self.conv(clip).mean((2, 3, 4))
+
+
 @pytest.mark.parametrize(
     ("factory", "expected"),
     [
         (ImageNet, "inputs inferred from conv (Conv2d): [2, 3, 224, 224] float32 (checked on the meta device)"),
+        (RawAudio, "inputs inferred from conv (Conv1d): [2, 128] float32 (checked on the meta device)"),
+        (AudioTransformersLike, "inputs inferred from the transformers config (input_values: raw audio): input_values=[2, 16000] float32"),
+        (ImagePair, "inputs inferred from conv (Conv2d): [2, 3, 224, 224] float32, [2, 3, 224, 224] float32 (checked on the meta device)"),
+        (Video, "inputs inferred from conv (Conv3d): [2, 3, 16, 112, 112] float32 (checked on the meta device)"),
         (TimmLike, "inputs inferred from pretrained_cfg['input_size']: [2, 3, 40, 40] float32 (checked on the meta device)"),
         (TransformersLike, "inputs inferred from the transformers config (vocab_size): input_ids=[2, 16] int64, attention_mask=[2, 16] int64"),
         (Unused, "inputs inferred from body (Linear): [2, 8] float32"),
