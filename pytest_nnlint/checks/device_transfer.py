@@ -31,7 +31,7 @@ from pytest_nnlint.checks._support import (
     on_device,
     tensor_leaves,
 )
-from pytest_nnlint.checks._rederived import FROM_THE_INPUT, ON_THE_INPUTS_DEVICE, replaced_by_forward
+from pytest_nnlint.checks._rederived import ON_THE_INPUTS_DEVICE, rederived_on_the_cpu
 from pytest_nnlint.results import CheckFailure
 from pytest_nnlint.spec import ModelSpec
 from pytest_nnlint.walk import walk
@@ -141,13 +141,14 @@ def _judge_left_behind(model: nn.Module, left_behind: list[Placement], device: t
 
 def _rebuilt_on_the_cpu(spec: ModelSpec, left_behind: list[Placement], report: Report) -> list[Placement]:
     """When the meta device cannot run forward: the attributes a CPU forward pass rebuilds from
-    its input are notes; the rest stay left behind."""
+    its input, or only uses where they are and moves what it computes from them, are notes;
+    the rest stay left behind."""
     if not left_behind:
         return left_behind
-    rebuilt = replaced_by_forward(spec, build_model(spec), {item.path for item in left_behind})
-    for path in sorted(rebuilt):
-        report.note(f"{path}: not registered, but {FROM_THE_INPUT}")
-    return [item for item in left_behind if item.path not in rebuilt]
+    rederived = rederived_on_the_cpu(spec, {item.path for item in left_behind})
+    for path, how in sorted(rederived.items()):
+        report.note(f"{path}: not registered, but {how}")
+    return [item for item in left_behind if item.path not in rederived]
 
 
 def _transfer(

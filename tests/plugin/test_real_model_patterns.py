@@ -175,6 +175,64 @@ class OffsetUsedAsIs(nn.Module):
         return out[out > 0]
 
 
+class DefaultBoxes(nn.Module):
+    """torchvision SSD's DefaultBoxGenerator: sizes kept on the CPU, boxes computed there and
+    moved to the input's device; the model is meta-resistant like a detection head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(8, 8)
+        self._wh_pairs = [torch.rand(4, 2), torch.rand(2, 2)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shifts = torch.arange(4.0).reshape(-1, 1).repeat(1, 2)  # made on the CPU too
+        boxes = torch.cat([torch.cat((shifts[: len(wh)], wh.clamp(0, 1)), 1) for wh in self._wh_pairs])
+        boxes = boxes.to(x.device)
+        out = self.linear(x) + boxes.sum() + boxes[:, :1].mean()
+        return out[out > 0]
+
+
+class StateUpdatedInForward(nn.Module):
+    """Running state kept as a plain tensor and updated from the input: it must be registered
+    (lost at checkpoint, and on a GPU the CPU state cannot take the input's scalar)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(8, 8)
+        self.level = torch.zeros(8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.level = 0.9 * self.level + 0.1 * x.mean()
+        out = self.linear(x)
+        return out[out > 0]
+
+
+def test_state_updated_in_forward_is_not_excused() -> None:
+    with pytest.raises(CheckFailure) as failure:
+        checks.registration(ModelSpec("m", factory=StateUpdatedInForward, inputs=x4))
+    assert [problem.path for problem in failure.value.problems] == ["level"]
+
+
+class BoxesLeftBehind(DefaultBoxes):
+    """The look-alike: the CPU sizes meet the output without being moved."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.linear(x)[:, :2] * self._wh_pairs[1][:1]
+        return out[out > 0]
+
+
+def test_a_constant_used_where_it_is_and_moved_before_it_meets_the_input_is_a_note() -> None:
+    spec = ModelSpec("m", factory=DefaultBoxes, inputs=x4)
+    moved = "not registered, but forward computes with it where it is and moves the result to the input's device before it meets the input (traced on the CPU)"
+    assert checks.registration(spec).notes == (f"_wh_pairs[0]: {moved}", f"_wh_pairs[1]: {moved}")
+    assert {f"_wh_pairs[0]: {moved}", f"_wh_pairs[1]: {moved}"} <= set(checks.device_transfer(spec).notes)
+    for check in (checks.registration, checks.device_transfer):
+        with pytest.raises(CheckFailure) as failure:
+            check(ModelSpec("m", factory=BoxesLeftBehind, inputs=x4))
+        # _wh_pairs[0] is never used: nothing shows it is harmless, so it stays a failure too.
+        assert sorted(problem.path for problem in failure.value.problems) == ["_wh_pairs[0]", "_wh_pairs[1]"]
+
+
 @pytest.mark.parametrize("factory, paths", [(DetectionAnchors, ["cell_anchors[0]", "cell_anchors[1]"]), (PerCallCache, ["pyramid[0]"])])
 def test_attributes_rebuilt_where_the_meta_device_cannot_run_are_notes(factory: type, paths: list[str]) -> None:
     spec = ModelSpec("m", factory=factory, inputs=x4)

@@ -53,7 +53,7 @@ class Plain(nn.Module):
         self.offset = torch.zeros(6)
 
     def forward(self, x):
-        return self.linear(x) + self.offset.to(x.device)
+        return self.linear(x) + self.offset
 
 
 def config(width):
@@ -103,12 +103,12 @@ def test_allow_in_toml_is_shown_with_its_reason(pytester: pytest.Pytester) -> No
 [tool.nnlint.models.plain]
 factory = "mymodels:Plain"
 checks = ["registration", "state-dict-roundtrip"]
-allow = {registration = [{pattern = "offset", reason = "a zero constant, moved at each use"}]}
+allow = {registration = [{pattern = "offset", reason = "a zero constant"}]}
 """,
     )
     result = run(pytester, "--nnlint-devices=cpu")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["plain: allowed by allow.registration 'offset': a zero constant, moved at each use: 1 problem(s) at offset*"])
+    result.stdout.fnmatch_lines(["plain: allowed by allow.registration 'offset': a zero constant: 1 problem(s) at offset*"])
 
 
 @pytest.mark.parametrize(
@@ -157,11 +157,11 @@ def test_discovered_classes_take_allowances_by_class_pattern(pytester: pytest.Py
         pytester,
         '[tool.nnlint.runtime]\ndiscover = ["mymodels"]\n'
         '[tool.nnlint.runtime.discover-allow]\n'
-        '"mymodels.Pla*" = {registration = [{pattern = "offset", reason = "a zero constant, moved at each use"}]}\n',
+        '"mymodels.Pla*" = {registration = [{pattern = "offset", reason = "a zero constant"}]}\n',
     )
     allowed = run(pytester, "--nnlint-devices=cpu", "-q", "-k", "Plain and registration")
     allowed.assert_outcomes(passed=1)
-    allowed.stdout.fnmatch_lines(["*mymodels.Plain: allowed by allow.registration 'offset': a zero constant, moved at each use*"])
+    allowed.stdout.fnmatch_lines(["*mymodels.Plain: allowed by allow.registration 'offset': a zero constant*"])
 
 
 def test_a_bad_discover_allow_is_a_usage_error(tmp_path: pytest.TempPathFactory) -> None:
