@@ -18,3 +18,8 @@ def detection(name: str, **kwargs: Any) -> Any:
     # Small images stay small: the default transform resizes every image to 800 pixels.
     kwargs = {"min_size": 128, "max_size": 128, **kwargs}
     return getattr(tv_detection, name)(weights=None, weights_backbone=None, **kwargs)
+
+
+def ssd(name: str, **kwargs: Any) -> Any:
+    # SSD has its own fixed-size transform: no min_size/max_size.
+    return getattr(tv_detection, name)(weights=None, weights_backbone=None, **kwargs)

@@ -5,7 +5,8 @@ input: the question `.to()` raises for a plain tensor attribute it does not move
 Every tensor is one of: *bound* to the input's device (the inputs, the parameters and buffers,
 whatever is computed from them, anything made with `device=`), *derived* from a traced
 attribute (and from nothing bound), or neither (a constant made in forward). A derived tensor
-becomes bound when moved with `.to(device)` / `.to(other)` / `.cuda()`. An operation that mixes a
+becomes bound when moved with `.to(device)` / `.to(other)` / `.cuda()` or passed to a call with
+`device=`. An operation that mixes a
 derived tensor with a bound one (unless the derived one is 0-dimensional: PyTorch lets a CPU
 scalar tensor meet tensors of any device), or a derived tensor in the output, means the
 attribute must follow the model.
@@ -47,7 +48,7 @@ class DeviceTrace(TorchFunctionMode):
                     self._mark_bound(tensor)
             return result
         self._used |= derived
-        if func in _MOVES and _names_a_device(args[1:], kwargs, func):
+        if kwargs.get("device") is not None or (func in _MOVES and _names_a_device(args[1:], func)):
             for tensor in _tensors(result):
                 self._mark_bound(tensor)
             return result
@@ -80,11 +81,9 @@ class DeviceTrace(TorchFunctionMode):
         self._alive.append(tensor)
 
 
-def _names_a_device(args: tuple[Any, ...], kwargs: dict[str, Any], func: Any) -> bool:
-    """`.cuda()`, `.to(device)`, `.to(other_tensor)`, `.to(device=...)`; not `.to(dtype)`."""
+def _names_a_device(args: tuple[Any, ...], func: Any) -> bool:
+    """`.cuda()`, `.to(device)`, `.to(other_tensor)`; not `.to(dtype)`. (`device=` is any call's.)"""
     if func is torch.Tensor.cuda:
-        return True
-    if kwargs.get("device") is not None:
         return True
     return any(isinstance(a, (torch.device, str, torch.Tensor)) for a in args[:1])
 

@@ -221,6 +221,28 @@ class BoxesLeftBehind(DefaultBoxes):
         return out[out > 0]
 
 
+class SizesMovedByDevice(DefaultBoxes):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sizes = torch.as_tensor(self._wh_pairs[0], device=x.device)  # device= moves it
+        out = self.linear(x)[:, :2] + sizes.t()[:, :1].t().expand(4, 2) + self._wh_pairs[1].sum().to(x)
+        return out[out > 0]
+
+
+class SizesOnlyCast(DefaultBoxes):
+    """`.to(dtype)` is a cast, not a move: the sizes still meet the input on their own device."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.linear(x)[:, :2] + self._wh_pairs[0].to(x.dtype)[:1] + self._wh_pairs[1].sum().to(x)
+        return out[out > 0]
+
+
+def test_what_counts_as_a_move_for_a_constant() -> None:
+    assert len(checks.registration(ModelSpec("m", factory=SizesMovedByDevice, inputs=x4)).notes) == 2
+    with pytest.raises(CheckFailure) as failure:
+        checks.registration(ModelSpec("m", factory=SizesOnlyCast, inputs=x4))
+    assert [problem.path for problem in failure.value.problems] == ["_wh_pairs[0]"]
+
+
 def test_a_constant_used_where_it_is_and_moved_before_it_meets_the_input_is_a_note() -> None:
     spec = ModelSpec("m", factory=DefaultBoxes, inputs=x4)
     moved = "not registered, but forward computes with it where it is and moves the result to the input's device before it meets the input (traced on the CPU)"
