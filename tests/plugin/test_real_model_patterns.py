@@ -168,7 +168,7 @@ class OffsetUsedAsIs(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.linear = nn.Linear(8, 8)
-        self.offset = torch.ones(8)
+        self.offset = torch.ones(8)  # noqa: NN103 - the defect under test
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.linear(x) + self.offset
@@ -199,7 +199,7 @@ class StateUpdatedInForward(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.linear = nn.Linear(8, 8)
-        self.level = torch.zeros(8)
+        self.level = torch.zeros(8)  # noqa: NN103 - the defect under test
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.level = 0.9 * self.level + 0.1 * x.mean()
