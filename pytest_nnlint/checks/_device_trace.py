@@ -40,23 +40,23 @@ class DeviceTrace(TorchFunctionMode):
     def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
-        inputs = list(_tensors((args, kwargs)))
+        inputs = list(tensors_in((args, kwargs)))
         derived = frozenset().union(*(self._origin[id(t)] for t in inputs if id(t) in self._origin))
         if not derived:
             if any(id(t) in self._bound for t in inputs) or "device" in kwargs:
-                for tensor in _tensors(result):
+                for tensor in tensors_in(result):
                     self._mark_bound(tensor)
             return result
         self._used |= derived
         if kwargs.get("device") is not None or (func in _MOVES and _names_a_device(args[1:], func)):
-            for tensor in _tensors(result):
+            for tensor in tensors_in(result):
                 self._mark_bound(tensor)
             return result
         # Only a 0-dimensional tensor on the CPU may meet tensors of another device.
         meets_bound = any(id(t) in self._bound for t in inputs)
         if meets_bound and any(id(t) in self._origin and t.dim() > 0 for t in inputs):
             self._mixed |= derived
-        for tensor in _tensors(result):
+        for tensor in tensors_in(result):
             if id(tensor) not in self._bound:
                 self._mark_derived(tensor, derived)
         return result
@@ -88,12 +88,12 @@ def _names_a_device(args: tuple[Any, ...], func: Any) -> bool:
     return any(isinstance(a, (torch.device, str, torch.Tensor)) for a in args[:1])
 
 
-def _tensors(value: Any) -> Iterator[torch.Tensor]:
+def tensors_in(value: Any) -> Iterator[torch.Tensor]:
     if isinstance(value, torch.Tensor):
         yield value
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _tensors(item)
+            yield from tensors_in(item)
     elif isinstance(value, dict):
         for item in value.values():
-            yield from _tensors(item)
+            yield from tensors_in(item)

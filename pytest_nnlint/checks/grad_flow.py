@@ -20,6 +20,7 @@ from pytest_nnlint.checks._support import (
     reached_in_eval_mode,
     train_step_loss,
 )
+from pytest_nnlint.checks._unused import conditional_parameters
 from pytest_nnlint.results import CheckSkipped
 from pytest_nnlint.spec import ModelSpec
 
@@ -49,8 +50,9 @@ def grad_flow(spec: ModelSpec, device: torch.device, report: Report) -> None:
             bad = int((~torch.isfinite(parameter.grad)).sum())
             report.fail(name, f"has a non-finite gradient ({bad} of {parameter.grad.numel()} values are NaN/Inf)")
     reached = reached_in_eval_mode(spec, model, device, missing) if missing else set()
+    conditional = note_conditional(spec, model, device, missing - reached, report)
     for name in trainable:
-        if name in missing and name not in reached:
+        if name in missing and name not in reached and name not in conditional:
             report.fail(
                 name,
                 "received no gradient in train or eval mode: it takes no part in the loss (an unused "
@@ -62,6 +64,21 @@ def grad_flow(spec: ModelSpec, device: torch.device, report: Report) -> None:
             f"(randomness such as stochastic depth, or a train-only branch), e.g. {sorted(reached)[0]}"
         )
     note_zero_gradients(report, zero)
+
+
+def note_conditional(
+    spec: ModelSpec, model: torch.nn.Module, device: torch.device, names: set[str], report: Report
+) -> set[str]:
+    """Parameters without any gradient that forward reads only on a path these inputs do not
+    take (an optional argument such as a mask): a note each, not a failure. Returns their names."""
+    conditional = conditional_parameters(spec, model, device, names) if names else {}
+    for name, owner in conditional.items():
+        report.note(
+            f"{name}: got no gradient from these inputs; {owner}.forward reads it only on a path they "
+            "do not take (an optional argument or a setting). Training that never takes that path under "
+            "DistributedDataParallel needs find_unused_parameters=True"
+        )
+    return set(conditional)
 
 
 def note_zero_gradients(report: Report, zero: list[str]) -> None:

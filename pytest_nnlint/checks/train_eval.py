@@ -20,7 +20,9 @@ from pytest_nnlint.checks._support import (
     seeded,
     tensor_leaves,
 )
+from pytest_nnlint.checks._random_trace import RandomCalls
 from pytest_nnlint.checks.registration import is_stateless
+from pytest_nnlint.inputs import Inputs
 from pytest_nnlint.spec import ModelSpec
 from pytest_nnlint.walk import Reached, display_path, walk
 
@@ -67,19 +69,19 @@ def train_eval(spec: ModelSpec, device: torch.device, report: Report) -> None:
                 )
         if not matters:
             stuck = [item for item in stuck if item not in stateless]
-    for path, difference in compare_leaves(first, second, spec=None if exact else spec):
-        text = f"differs between two eval-mode passes on the same input ({difference})"
-        if stuck:
-            culprits = ", ".join(display_path(item.path) for item in stuck[:5])
-            first_stuck = stuck[0]
-            rule = "NN205" if first_stuck.registered else first_stuck.rule
-            report.fail(path, f"{text}; modules left in training mode: {culprits}", rule)
-        else:
+    differences = compare_leaves(first, second, spec=None if exact else spec)
+    if differences and stuck:
+        culprits = ", ".join(display_path(item.path) for item in stuck[:5])
+        rule = "NN205" if stuck[0].registered else stuck[0].rule
+        for path, difference in differences:
             report.fail(
                 path,
-                f"{text}: randomness stays active in eval, e.g. F.dropout(x, p) without training=self.training",
-                "NN202",
+                f"differs between two eval-mode passes on the same input ({difference}); modules left in "
+                f"training mode: {culprits}",
+                rule,
             )
+    elif differences:
+        _judge_eval_randomness(spec, model, arguments, device, differences, report)
     for path, counts in non_finite(first):
         report.fail(path, f"is not finite in eval mode: {counts}")
 
@@ -91,6 +93,56 @@ def train_eval(spec: ModelSpec, device: torch.device, report: Report) -> None:
         if not module.training and path not in allowed_in_eval
     ]
     _report_stuck_registered(model, not_back, "train", report)
+
+
+def _judge_eval_randomness(
+    spec: ModelSpec,
+    model: nn.Module,
+    arguments: Inputs,
+    device: torch.device,
+    differences: list[tuple[str, str]],
+    report: Report,
+) -> None:
+    """Eval-mode outputs differ with every module in eval mode. Two more passes, each from the
+    same seed, one of them traced, tell the causes apart: dropout left on (NN202), deliberate
+    sampling (a VAE or diffusion model draws noise in eval mode too: a note), or state that
+    forward changes and reads (the passes differ even from the same seed)."""
+    trace = RandomCalls()
+    with torch.no_grad():
+        seeded(spec.seed, device)
+        with trace:
+            traced = tensor_leaves(forward(model, arguments, f"on {device} in eval mode"))
+        seeded(spec.seed, device)
+        again = tensor_leaves(forward(model, arguments, f"on {device} in eval mode"))
+    same_under_seed = not compare_leaves(traced, again, spec=None if device.type == "cpu" else spec)
+    for path, difference in differences:
+        text = f"differs between two eval-mode passes on the same input ({difference})"
+        if trace.active_dropout:
+            report.fail(
+                path,
+                f"{text}: dropout stays active in eval mode ({trace.active_dropout[0]}); "
+                "pass training=self.training, or use an nn.Dropout module",
+                "NN202",
+            )
+        elif not same_under_seed:
+            report.fail(
+                path,
+                f"{text}, even from the same random seed: forward changes state that it reads (a counter, "
+                "a cache, statistics updated in eval mode)",
+            )
+        elif not trace.samplers:
+            report.fail(
+                path,
+                f"{text}: randomness stays active in eval, e.g. F.dropout(x, p) without training=self.training",
+                "NN202",
+            )
+    if same_under_seed and trace.samplers and not trace.active_dropout:
+        paths = ", ".join(path for path, _ in differences[:3]) + (", ..." if len(differences) > 3 else "")
+        report.note(
+            f"{paths}: random in eval mode because forward samples ({', '.join(trace.samplers[:3])}), "
+            "not through dropout: deliberate sampling (a VAE, a diffusion or GAN sampler); from the same "
+            "seed the eval-mode passes agree"
+        )
 
 
 def _unreached_message(item: Reached) -> str:
