@@ -1,14 +1,18 @@
-"""Tells a parameter that forward uses only on a path these inputs do not take apart from one
-that nothing uses.
+"""Tells a parameter that forward leaves out of the output by design, for these inputs, apart from
+one that nothing uses or whose gradient is cut.
 
-transformers' DINOv2 embeddings hold a `mask_token` that forward reads only when it is given
-`bool_masked_pos` (masked-image pre-training): with plain images it gets no gradient, by design.
-An auxiliary head that forward never calls, or a backbone whose output is detached, gets none
-by mistake. One traced eval-mode pass separates them: a parameter is *conditional* when it took
-part in no operation at all, the deepest module above it that ran has a `forward` whose code
-reads it (`self.<attribute>`), and so some other input or setting makes forward use it. A
-parameter that entered an operation and still got no gradient (a detached path), or whose
-module never ran and whose owner's forward never names it, stays a failure.
+Trainable parameters that no pass gave a gradient are followed through one traced eval-mode
+pass (gradients on, nothing random):
+
+- *conditional*: it took part in no computation, and the deepest module above it that ran has a
+  `forward` (or a method forward calls) that reads it (`self.<attribute>`): another input or
+  setting uses it. transformers' DINOv2 `mask_token` (read only given `bool_masked_pos`),
+  Longformer's global-attention projections (only given a global attention mask).
+- *discarded*: forward computes with it, but nothing derived from it reaches the output and
+  nothing cuts its gradient: its result feeds something these inputs do not produce, such as
+  UperNet's auxiliary head, whose logits only enter the loss given `labels`.
+- otherwise a failure stays a failure: an auxiliary head forward never calls, a parameter no
+  forward reads, or a path cut by `.detach()`, `torch.no_grad()` or a non-differentiable op.
 """
 
 from __future__ import annotations
@@ -24,26 +28,49 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from pytest_nnlint.checks._device_trace import tensors_in
-from pytest_nnlint.checks._support import forward, make_inputs, seeded
+from pytest_nnlint.checks._support import forward, make_inputs, seeded, tensor_leaves
 from pytest_nnlint.spec import ModelSpec
 
+CONDITIONAL = "conditional"
+DISCARDED = "discarded"
 
-class _TensorsUsed(TorchFunctionMode):
-    def __init__(self) -> None:
+
+class _ParameterFlow(TorchFunctionMode):
+    """Which of some parameters enter a computation, and where what is computed from them goes."""
+
+    def __init__(self, watched: dict[int, str]) -> None:
         super().__init__()
-        self.ids: set[int] = set()
+        self._origin: dict[int, frozenset[str]] = {key: frozenset({name}) for key, name in watched.items()}
+        self._alive: list[torch.Tensor] = []  # keeps ids unique for the length of the pass
+        self.entered: set[str] = set()
+        self.cut: set[str] = set()
 
     def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
-        self.ids.update(id(t) for t in tensors_in((args, kwargs)))
-        return func(*args, **kwargs)
+        result = func(*args, **kwargs)
+        produced = list(tensors_in(result))
+        # Only computations count: `is_floating_point()`, `.shape` or `.dtype` (transformers'
+        # `model.dtype` asks every parameter) read a tensor without using it.
+        if not produced:
+            return result
+        origin = frozenset().union(*(self._origin.get(id(t), frozenset()) for t in tensors_in((args, kwargs))))
+        if not origin:
+            return result
+        self.entered |= origin
+        for tensor in produced:
+            if not tensor.requires_grad:  # .detach(), torch.no_grad(), argmax...: the gradient stops here
+                self.cut |= origin
+            self._origin[id(tensor)] = self._origin.get(id(tensor), frozenset()) | origin
+            self._alive.append(tensor)
+        return result
+
+    def reaching(self, output: Any) -> set[str]:
+        return set().union(*(self._origin.get(id(t), frozenset()) for _, t in tensor_leaves(output)))
 
 
-def conditional_parameters(
-    spec: ModelSpec, model: nn.Module, device: torch.device, names: set[str]
-) -> dict[str, str]:
-    """Of `names` (trainable parameters no pass gave a gradient), those that forward uses only on
-    another path: name -> the class whose forward reads it, e.g. 'Dinov2Embeddings'."""
+def unused_by_design(spec: ModelSpec, model: nn.Module, device: torch.device, names: set[str]) -> dict[str, tuple[str, str]]:
+    """Of `names` (trainable parameters no pass gave a gradient), those these inputs leave out by
+    design: name -> (CONDITIONAL, the class whose forward reads it) or (DISCARDED, '')."""
     parameters = dict(model.named_parameters())
     modules = dict(model.named_modules())
     ran: set[str] = set()
@@ -51,24 +78,28 @@ def conditional_parameters(
         module.register_forward_pre_hook(lambda _module, _args, path=path: ran.add(path))
         for path, module in modules.items()
     ]
-    used = _TensorsUsed()
+    flow = _ParameterFlow({id(parameters[name]): name for name in names})
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), used:
+        with torch.enable_grad(), flow:
             seeded(spec.seed, device)
-            forward(model, make_inputs(spec, device), f"on {device} in eval mode")
+            output = forward(model, make_inputs(spec, device), f"on {device} in eval mode")
     finally:
         for handle in handles:
             handle.remove()
         model.train(was_training)
+        model.zero_grad(set_to_none=True)
+    reaching = flow.reaching(output)
     found = {}
-    for name in sorted(names):
-        if id(parameters[name]) in used.ids:
+    for name in (n for n in parameters if n in names):  # in the model's order
+        if name in flow.entered:
+            if name not in flow.cut and name not in reaching:
+                found[name] = (DISCARDED, "")
             continue
         owner = _reading_owner(name, modules, ran)
         if owner is not None:
-            found[name] = owner
+            found[name] = (CONDITIONAL, owner)
     return found
 
 
@@ -86,19 +117,30 @@ def _reading_owner(name: str, modules: dict[str, nn.Module], ran: set[str]) -> s
 
 @functools.lru_cache(maxsize=256)
 def _attributes_read_by_forward(cls: type) -> frozenset[str]:
-    """The `self.<name>` attributes that the class's forward reads (empty when its source is not
-    available)."""
-    method = getattr(cls, "forward", None)
+    """The `self.<name>` attributes that the class's forward reads, directly or through the
+    class's own methods it calls (`self._global_attention(...)`); empty without source."""
+    read: set[str] = set()
+    pending, visited = ["forward"], set()
+    while pending:
+        method = pending.pop()
+        visited.add(method)
+        attributes = _self_attributes(getattr(cls, method, None))
+        read |= attributes
+        pending += [a for a in attributes if a not in visited and inspect.isfunction(getattr(cls, a, None))]
+    return frozenset(read)
+
+
+def _self_attributes(function: Any) -> set[str]:
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(method)))
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     except (OSError, TypeError, SyntaxError):
-        return frozenset()
-    function = tree.body[0]
-    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or not function.args.args:
-        return frozenset()
-    receiver = function.args.args[0].arg
-    return frozenset(
+        return set()
+    definition = tree.body[0]
+    if not isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)) or not definition.args.args:
+        return set()
+    receiver = definition.args.args[0].arg
+    return {
         node.attr
-        for node in ast.walk(function)
+        for node in ast.walk(definition)
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == receiver
-    )
+    }

@@ -24,7 +24,7 @@ from pytest_nnlint.checks._support import (
     reached_in_eval_mode,
     train_step_loss,
 )
-from pytest_nnlint.checks.grad_flow import note_conditional, note_zero_gradients
+from pytest_nnlint.checks.grad_flow import note_unused_by_design, note_zero_gradients
 from pytest_nnlint.results import CheckSkipped
 from pytest_nnlint.spec import ModelSpec
 from pytest_nnlint.walk import display_path
@@ -75,9 +75,9 @@ def freezing(spec: ModelSpec, device: torch.device, report: Report) -> None:
     # the gradients, which are no longer needed).
     buffers_after = {key: frozen_parts[key[0]].get_buffer(key[1]).detach().clone() for key in buffers_before}
     reached = reached_in_eval_mode(spec, model, device, without_gradient) if without_gradient else set()
-    conditional = note_conditional(spec, model, device, without_gradient - reached, report)
+    by_design = note_unused_by_design(spec, model, device, without_gradient - reached, report)
     for name in unchanged:
-        if name in conditional:
+        if name in by_design:
             continue
         if name in without_gradient and name not in reached:
             report.fail(name, "is trainable but did not change after one AdamW step (it received no gradient, in train or eval mode)")

@@ -20,7 +20,7 @@ from pytest_nnlint.checks._support import (
     reached_in_eval_mode,
     train_step_loss,
 )
-from pytest_nnlint.checks._unused import conditional_parameters
+from pytest_nnlint.checks._unused import CONDITIONAL, unused_by_design
 from pytest_nnlint.results import CheckSkipped
 from pytest_nnlint.spec import ModelSpec
 
@@ -50,9 +50,9 @@ def grad_flow(spec: ModelSpec, device: torch.device, report: Report) -> None:
             bad = int((~torch.isfinite(parameter.grad)).sum())
             report.fail(name, f"has a non-finite gradient ({bad} of {parameter.grad.numel()} values are NaN/Inf)")
     reached = reached_in_eval_mode(spec, model, device, missing) if missing else set()
-    conditional = note_conditional(spec, model, device, missing - reached, report)
+    by_design = note_unused_by_design(spec, model, device, missing - reached, report)
     for name in trainable:
-        if name in missing and name not in reached and name not in conditional:
+        if name in missing and name not in reached and name not in by_design:
             report.fail(
                 name,
                 "received no gradient in train or eval mode: it takes no part in the loss (an unused "
@@ -66,19 +66,36 @@ def grad_flow(spec: ModelSpec, device: torch.device, report: Report) -> None:
     note_zero_gradients(report, zero)
 
 
-def note_conditional(
+def note_unused_by_design(
     spec: ModelSpec, model: torch.nn.Module, device: torch.device, names: set[str], report: Report
 ) -> set[str]:
-    """Parameters without any gradient that forward reads only on a path these inputs do not
-    take (an optional argument such as a mask): a note each, not a failure. Returns their names."""
-    conditional = conditional_parameters(spec, model, device, names) if names else {}
-    for name, owner in conditional.items():
-        report.note(
-            f"{name}: got no gradient from these inputs; {owner}.forward reads it only on a path they "
-            "do not take (an optional argument or a setting). Training that never takes that path under "
-            "DistributedDataParallel needs find_unused_parameters=True"
-        )
-    return set(conditional)
+    """Parameters without any gradient that these inputs leave out by design (read only on
+    another path, or computed into something the output does not include): a note per cause,
+    not a failure. Returns their names."""
+    found = unused_by_design(spec, model, device, names) if names else {}
+    by_cause: dict[tuple[str, str], list[str]] = {}
+    for name, cause in found.items():
+        by_cause.setdefault(cause, []).append(name)
+    ddp = "training that never takes that path under DistributedDataParallel needs find_unused_parameters=True"
+    for (kind, owner), group in by_cause.items():
+        listed = _listed(group)
+        them = "it" if len(group) == 1 else "them"
+        if kind == CONDITIONAL:
+            report.note(
+                f"{listed}: no gradient from these inputs; {owner}.forward reads {them} only on a path they do "
+                f"not take (an optional argument or a setting); {ddp}"
+            )
+        else:
+            report.note(
+                f"{listed}: no gradient from these inputs; forward computes with {them} but the result does not "
+                f"reach the output (e.g. an auxiliary head that only feeds the loss given labels=); if that is "
+                f"not by design, the result is lost; {ddp}"
+            )
+    return set(found)
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:LISTED]) + (f" and {len(names) - LISTED} more" if len(names) > LISTED else "")
 
 
 def note_zero_gradients(report: Report, zero: list[str]) -> None:
