@@ -1,11 +1,14 @@
 """Inputs for a model whose spec gives none, inferred from the model itself.
 
 Candidates, most specific first:
-1. transformers models: the config (`main_input_name`, `vocab_size`, `image_size`,
-   `num_mel_bins`...), then the model's own `dummy_inputs`;
+1. transformers models: the config or its sub-configs (`text_config`, `vision_config`...): every
+   modality `forward` accepts together (CLIP's `input_ids` and `pixel_values`), then the
+   `main_input_name` alone (`vocab_size`, `image_size`, `num_mel_bins`...), then the model's
+   own `dummy_inputs`;
 2. timm models: `pretrained_cfg["input_size"]` (or `default_cfg`);
-3. the first parameterised layers: a conv's `in_channels`, a linear layer's `in_features`, an
-   embedding's `num_embeddings`, a recurrent layer's `input_size`, a norm's feature size.
+3. the parameterised layers, in registration order: a conv's `in_channels`, a linear layer's
+   `in_features`, an embedding's `num_embeddings`, a recurrent layer's or attention's input
+   size, a norm's feature size (at most LAYER_CANDIDATES distinct shapes in all).
 Each candidate is tried on a copy of the model on the `meta` device first (no compute, no
 memory); only where the meta device cannot tell (an op without a meta kernel, data-dependent
 shapes) is it run for real on the CPU. The first candidate that runs is used and reported.
@@ -35,8 +38,12 @@ SPATIAL_2D = (224, 299, 64, 32)
 SPATIAL_3D = ((16, 112, 112), (16, 224, 224), (16, 32, 32))
 # Samples tried for a 1D convolution over one channel (raw audio): a short window, one second at 16 kHz.
 WAVEFORM = (128, 16000)
-# How many parameterised layers (in registration order) may suggest inputs.
-FIRST_LAYERS = 3
+# How many distinct shapes the parameterised layers may suggest in all. Layers after the first
+# are tried too (the first registered need not be the first in data flow), each on the meta device;
+# the cap keeps a deep model whose inputs cannot be inferred from trying a shape per layer.
+LAYER_CANDIDATES = 24
+# How many of the failed candidates the failure message shows.
+SHOWN_TRIED = 3
 
 Maker = Callable[[torch.Generator], Inputs]
 
@@ -63,14 +70,22 @@ def infer_inputs(spec: ModelSpec, model: nn.Module, *, required: bool = True) ->
         if error is None:
             return arguments, f"inputs inferred from {source}: {shapes}"
         tried.append(f"{shapes} from {source}: {_short(error)}")
-    what = "; ".join(tried) if tried else "the model has no layer that suggests an input shape"
     message = (
-        f"no inputs were given and none could be inferred ({what}); describe them, e.g. "
+        f"no inputs were given and none could be inferred ({_summary(tried)}); describe them, e.g. "
         "inputs = [{shape = [2, 3, 224, 224]}] or inputs = {input_ids = {shape = [2, 16], dtype = \"int64\", high = 1000}}"
     )
     if required:
         raise CheckFailure(Problem("", message))
     raise CheckSkipped(message)
+
+
+def _summary(tried: list[str]) -> str:
+    """The first few failed candidates: the rest rarely tell more and would bury the advice."""
+    if not tried:
+        return "the model has no layer that suggests an input shape"
+    shown = "; ".join(tried[:SHOWN_TRIED])
+    hidden = len(tried) - SHOWN_TRIED
+    return f"{shown}; and {hidden} more" if hidden > 0 else shown
 
 
 def _required_positional(model: nn.Module) -> int:
@@ -95,10 +110,24 @@ def _fill_positional(make: Maker, generator: torch.Generator, required: int) -> 
 def candidates_for(model: nn.Module) -> Iterator[tuple[Maker, str]]:
     yield from _transformers_candidates(model)
     yield from _timm_candidates(model)
-    yield from _first_layer_candidates(model)
+    yield from _layer_candidates(model)
 
 
 # --- transformers ---------------------------------------------------------------------------------
+
+
+# Keyword inputs of each modality that `forward` may take (audio has two: raw or features).
+MODALITY_INPUTS = ("input_ids", "pixel_values", "input_values", "input_features")
+# Words in a sub-config's name that make it the first place to look for a modality's sizes (a
+# vision config may have a vocab_size of its own: BEiT's visual tokens).
+MODALITY_CONFIGS = {
+    "input_ids": ("text",),
+    "pixel_values": ("vision", "image"),
+    "input_values": ("audio", "speech"),
+    "input_features": ("audio", "speech"),
+}
+
+Tensors = Callable[[torch.Generator], dict[str, torch.Tensor]]
 
 
 def _transformers_candidates(model: nn.Module) -> Iterator[tuple[Maker, str]]:
@@ -106,47 +135,129 @@ def _transformers_candidates(model: nn.Module) -> Iterator[tuple[Maker, str]]:
     if config is None or not hasattr(model, "main_input_name"):
         return
     main = getattr(model, "main_input_name", "input_ids")
-    vocab = getattr(config, "vocab_size", None)
-    if main == "input_ids" and isinstance(vocab, int) and vocab > 0:
-        high = min(vocab, 1000)
-        decoder = bool(getattr(config, "is_encoder_decoder", False))
+    together = _all_modalities(model, config, main)
+    if together is not None:
+        yield together
+    alone = _modality(main, config)
+    if alone is not None:
+        tensors, what = alone
+        yield (lambda generator: Inputs(**tensors(generator))), f"the transformers config ({what})"
+    yield from _dummy_inputs(model)
 
-        def tokens(generator: torch.Generator) -> Inputs:
-            ids = torch.randint(0, high, (BATCH, SEQUENCE), generator=generator)
-            kwargs: dict[str, Any] = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
-            if decoder:
-                kwargs["decoder_input_ids"] = torch.randint(0, high, (BATCH, SEQUENCE // 2), generator=generator)
-            return Inputs(**kwargs)
 
-        yield tokens, "the transformers config (vocab_size)"
-    if main == "pixel_values":
-        size = getattr(config, "image_size", 224)
-        size = size if isinstance(size, int) else (tuple(size)[0] if size else 224)
-        channels = getattr(config, "num_channels", 3)
-        yield (
-            lambda generator: Inputs(pixel_values=torch.randn(BATCH, channels, size, size, generator=generator)),
-            "the transformers config (image_size, num_channels)",
-        )
-    if main == "input_values":  # raw audio (wav2vec2, HuBERT...): one second at 16 kHz
-        yield (
-            lambda generator: Inputs(input_values=torch.randn(BATCH, 16000, generator=generator)),
-            "the transformers config (input_values: raw audio)",
-        )
-    bins = getattr(config, "num_mel_bins", None)
-    if main == "input_features" and isinstance(bins, int):
-        # Whisper's encoder takes exactly 2 x max_source_positions frames.
-        positions = getattr(config, "max_source_positions", None)
-        frames = 2 * positions if isinstance(positions, int) else 3000
-        start = getattr(config, "decoder_start_token_id", None)
-        decoder = bool(getattr(config, "is_encoder_decoder", False))
+def _all_modalities(model: nn.Module, config: Any, main: str) -> tuple[Maker, str] | None:
+    """Every modality input `forward` accepts, together (CLIP, SigLIP, BLIP). Tried before the
+    main input alone: a dual encoder needs both, and a model that takes either computes with all
+    of its parameters only when given all."""
+    names = [name for name in MODALITY_INPUTS if name in _keyword_names(model)]
+    if "input_values" in names and "input_features" in names:  # one audio input, never both
+        names.remove("input_values" if main != "input_values" else "input_features")
+    found = [(name, _modality(name, config)) for name in names]
+    parts = [(name, part) for name, part in found if part is not None]
+    if len(parts) < 2:
+        return None
 
-        def features(generator: torch.Generator) -> Inputs:
-            kwargs: dict[str, Any] = {"input_features": torch.randn(BATCH, bins, frames, generator=generator)}
-            if decoder:
-                kwargs["decoder_input_ids"] = torch.full((BATCH, 4), start if isinstance(start, int) else 0)
-            return Inputs(**kwargs)
+    def together(generator: torch.Generator) -> Inputs:
+        return Inputs(**{k: v for _, (make, _) in parts for k, v in make(generator).items()})
 
-        yield features, "the transformers config (num_mel_bins, max_source_positions)"
+    inputs = " and ".join(name for name, _ in parts)
+    whats = ", ".join(what for _, (_, what) in parts)
+    return together, f"the transformers config ({inputs}: {whats})"
+
+
+def _keyword_names(model: nn.Module) -> set[str]:
+    try:
+        return set(inspect.signature(model.forward).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def _modality(name: str, config: Any) -> tuple[Tensors, str] | None:
+    """The tensors for one input of a transformers model (with the attention mask or decoder
+    inputs that go with it) and the config attributes they came from."""
+    configs = _configs_for(name, config)
+    decoder = bool(getattr(config, "is_encoder_decoder", False))
+    if name == "input_ids":
+        return _tokens(configs, decoder)
+    if name == "pixel_values":
+        return _pixels(configs)
+    if name == "input_values":  # raw audio (wav2vec2, HuBERT...): one second at 16 kHz
+        return (lambda generator: {"input_values": torch.randn(BATCH, 16000, generator=generator)}), "input_values: raw audio"
+    if name == "input_features":
+        return _features(configs, decoder)
+    return None
+
+
+def _configs_for(name: str, config: Any) -> list[tuple[str, Any]]:
+    """(prefix, config): the model's config, then its sub-configs (`text_config`...), those named
+    for the modality first."""
+    subs = [
+        (f"{key}.", value)
+        for key, value in sorted(getattr(config, "__dict__", {}).items())
+        if key.endswith("_config") and not key.startswith("_") and hasattr(value, "__dict__")
+    ]
+    words = MODALITY_CONFIGS.get(name, ())
+    subs.sort(key=lambda sub: not any(word in sub[0] for word in words))
+    return [("", config), *subs]
+
+
+def _positive(configs: list[tuple[str, Any]], attribute: str) -> tuple[int, str, Any] | None:
+    """(value, where, which config) of the first positive integer `attribute`."""
+    for prefix, config in configs:
+        value = getattr(config, attribute, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value, f"{prefix}{attribute}", config
+    return None
+
+
+def _tokens(configs: list[tuple[str, Any]], decoder: bool) -> tuple[Tensors, str] | None:
+    found = _positive(configs, "vocab_size")
+    if found is None:
+        return None
+    vocab, where, config = found
+    high = min(vocab, 1000)
+    positions = getattr(config, "max_position_embeddings", None)
+    length = min(SEQUENCE, positions) if isinstance(positions, int) and positions > 0 else SEQUENCE
+
+    def tokens(generator: torch.Generator) -> dict[str, torch.Tensor]:
+        ids = torch.randint(0, high, (BATCH, length), generator=generator)
+        tensors = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+        if decoder:
+            tensors["decoder_input_ids"] = torch.randint(0, high, (BATCH, max(length // 2, 1)), generator=generator)
+        return tensors
+
+    return tokens, where
+
+
+def _pixels(configs: list[tuple[str, Any]]) -> tuple[Tensors, str]:
+    prefix, config = next(((p, c) for p, c in configs if hasattr(c, "image_size")), configs[0])
+    size = getattr(config, "image_size", 224)
+    size = size if isinstance(size, int) else (tuple(size)[0] if size else 224)
+    channels = getattr(config, "num_channels", 3)
+    shape = (BATCH, channels, size, size)
+    return (lambda generator: {"pixel_values": torch.randn(shape, generator=generator)}), f"{prefix}image_size, num_channels"
+
+
+def _features(configs: list[tuple[str, Any]], decoder: bool) -> tuple[Tensors, str] | None:
+    found = _positive(configs, "num_mel_bins")
+    if found is None:
+        return None
+    bins, where, config = found
+    # Whisper's encoder takes exactly 2 x max_source_positions frames.
+    positions = getattr(config, "max_source_positions", None)
+    frames = 2 * positions if isinstance(positions, int) else 3000
+    start = getattr(config, "decoder_start_token_id", None)
+
+    def features(generator: torch.Generator) -> dict[str, torch.Tensor]:
+        tensors = {"input_features": torch.randn(BATCH, bins, frames, generator=generator)}
+        if decoder:
+            tensors["decoder_input_ids"] = torch.full((BATCH, 4), start if isinstance(start, int) else 0)
+        return tensors
+
+    return features, f"{where}, max_source_positions"
+
+
+def _dummy_inputs(model: nn.Module) -> Iterator[tuple[Maker, str]]:
     try:
         dummy = model.dummy_inputs
     except Exception:  # some models' property needs more than the config has
@@ -169,21 +280,20 @@ def _timm_candidates(model: nn.Module) -> Iterator[tuple[Maker, str]]:
             return
 
 
-# --- the first layers -----------------------------------------------------------------------------
+# --- the parameterised layers --------------------------------------------------------------------
 
 
-def _first_layer_candidates(model: nn.Module) -> Iterator[tuple[Maker, str]]:
+def _layer_candidates(model: nn.Module) -> Iterator[tuple[Maker, str]]:
     seen: set[tuple[Any, ...]] = set()
-    layers = [
-        (path, module)
-        for path, module in model.named_modules()
-        if any(True for _ in module.parameters(recurse=False))
-    ][:FIRST_LAYERS]
-    for path, layer in layers:
+    for path, layer in model.named_modules():
+        if not any(True for _ in layer.parameters(recurse=False)):
+            continue
         for shape, dtype, high in _shapes_for(layer):
             key = (shape, dtype, high)
             if key in seen:
                 continue
+            if len(seen) == LAYER_CANDIDATES:
+                return
             seen.add(key)
             source = f"{path or 'the model'} ({type(layer).__name__})"
             yield (lambda generator, s=shape, d=dtype, h=high: Inputs(_random(s, d, h, generator))), source
@@ -204,9 +314,10 @@ def _shapes_for(layer: nn.Module) -> list[tuple[tuple[int, ...], torch.dtype, in
         return [((BATCH, SEQUENCE), torch.int64, min(layer.num_embeddings, 1000))]
     if isinstance(layer, nn.Linear):
         return [((BATCH, layer.in_features), floating, None), ((BATCH, SEQUENCE, layer.in_features), floating, None)]
-    if isinstance(layer, nn.RNNBase):
+    if isinstance(layer, (nn.RNNBase, nn.MultiheadAttention)):
         first = (BATCH, SEQUENCE) if layer.batch_first else (SEQUENCE, BATCH)
-        return [((*first, layer.input_size), floating, None)]
+        size = layer.input_size if isinstance(layer, nn.RNNBase) else layer.embed_dim
+        return [((*first, size), floating, None)]
     if isinstance(layer, (nn.LayerNorm, nn.RMSNorm)):
         return [((BATCH, SEQUENCE, *layer.normalized_shape), floating, None)]
     if isinstance(layer, nn.BatchNorm1d):
