@@ -181,8 +181,8 @@ def _modality(name: str, config: Any) -> tuple[Tensors, str] | None:
         return _tokens(configs, decoder)
     if name == "pixel_values":
         return _pixels(configs)
-    if name == "input_values":  # raw audio (wav2vec2, HuBERT...): one second at 16 kHz
-        return (lambda generator: {"input_values": torch.randn(BATCH, 16000, generator=generator)}), "input_values: raw audio"
+    if name == "input_values":
+        return _audio_values(configs)
     if name == "input_features":
         return _features(configs, decoder)
     return None
@@ -229,12 +229,26 @@ def _tokens(configs: list[tuple[str, Any]], decoder: bool) -> tuple[Tensors, str
     return tokens, where
 
 
+def _audio_values(configs: list[tuple[str, Any]]) -> tuple[Tensors, str]:
+    """A spectrogram of `max_length` frames x `num_mel_bins` (the Audio Spectrogram Transformer),
+    else raw audio (wav2vec2, HuBERT...): one second at 16 kHz."""
+    bins, frames = _positive(configs, "num_mel_bins"), _positive(configs, "max_length")
+    if bins is not None and frames is not None:
+        shape = (BATCH, frames[0], bins[0])
+        return (
+            (lambda generator: {"input_values": torch.randn(shape, generator=generator)}),
+            f"input_values: a spectrogram of {frames[1]} x {bins[1]}",
+        )
+    return (lambda generator: {"input_values": torch.randn(BATCH, 16000, generator=generator)}), "input_values: raw audio"
+
+
 def _pixels(configs: list[tuple[str, Any]]) -> tuple[Tensors, str]:
     prefix, config = next(((p, c) for p, c in configs if hasattr(c, "image_size")), configs[0])
     size = getattr(config, "image_size", 224)
-    size = size if isinstance(size, int) else (tuple(size)[0] if size else 224)
+    # An int, or (height, width) for a non-square input (YOLOS).
+    height, width = (size, size) if isinstance(size, int) else (tuple(size)[:2] if size and len(size) >= 2 else (224, 224))
     channels = getattr(config, "num_channels", 3)
-    shape = (BATCH, channels, size, size)
+    shape = (BATCH, channels, height, width)
     return (lambda generator: {"pixel_values": torch.randn(shape, generator=generator)}), f"{prefix}image_size, num_channels"
 
 

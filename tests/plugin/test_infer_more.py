@@ -202,3 +202,19 @@ def test_a_text_model_still_gets_its_main_input_alone() -> None:
     assert inferred(model).startswith(
         "inputs inferred from the transformers config (vocab_size): input_ids=[2, 12] int64, attention_mask=[2, 12] int64"
     )
+
+
+def test_a_spectrogram_model_gets_frames_by_mel_bins_not_a_waveform() -> None:
+    transformers = transformers_models()
+    sizes = {key: value for key, value in VISION.items() if key != "image_size"}
+    config = transformers.ASTConfig(**{**sizes, "num_mel_bins": 16, "max_length": 24, "patch_size": 8})
+    assert inferred(transformers.ASTModel(config)).startswith(
+        "inputs inferred from the transformers config (input_values: a spectrogram of max_length x num_mel_bins): "
+        "input_values=[2, 24, 16] float32"
+    )
+
+
+def test_a_non_square_image_size_gives_height_and_width() -> None:
+    transformers = transformers_models()
+    model = transformers.YolosModel(transformers.YolosConfig(**{**VISION, "image_size": [36, 48], "num_detection_tokens": 3}))
+    assert "pixel_values=[2, 3, 36, 48] float32" in inferred(model)
