@@ -681,3 +681,112 @@ def test_missing_update_in_a_helper_loop_is_reported_once_in_the_helper():
                 train_one_epoch(model, loader, optimizer, scaler)
     """
     assert lines(source, "NN702") == [7]
+
+
+# -- NN704: loaders renewed with iter(), drained by an endless generator, samplers chosen by class
+# (real reports: kekmodel/FixMatch-pytorch#34, rosinality/stylegan2-pytorch#319) ----------------
+
+RENEWED_ITERATOR = """
+    from torch.utils.data import DataLoader, RandomSampler
+    from torch.utils.data.distributed import DistributedSampler
+
+    def train(args, labeled_loader, model, optimizer):
+        labeled_iter = iter(labeled_loader)
+        for epoch in range(args.epochs):
+            for batch_idx in range(args.eval_step):
+                try:
+                    x, y = next(labeled_iter)
+                except StopIteration:
+                    {renew}
+                    labeled_iter = iter(labeled_loader)
+                    x, y = next(labeled_iter)
+                model(x, y).backward()
+                optimizer.step()
+
+    def main(args, dataset, model, optimizer):
+        sampler_cls = RandomSampler if args.local_rank == -1 else DistributedSampler
+        loader = DataLoader(dataset, sampler=sampler_cls(dataset), batch_size=64)
+        train(args, loader, model, optimizer)
+"""
+
+
+@pytest.mark.parametrize(
+    ("renew", "flagged"),
+    [
+        ("pass", True),
+        ("labeled_loader.sampler.set_epoch(epoch)", False),
+    ],
+)
+def test_nn704_iterator_renewed_in_a_loop(renew: str, flagged: bool) -> None:
+    source = RENEWED_ITERATOR.format(renew=renew)
+    assert lines(source, "NN704") == ([13] if flagged else [])
+
+
+def test_nn704_sampler_class_chosen_by_a_flag_shuffle_false_stays_silent() -> None:
+    source = """
+        from torch.utils.data import DataLoader, SequentialSampler
+        from torch.utils.data.distributed import DistributedSampler
+
+        def main(args, dataset, model, optimizer):
+            sampler_cls = SequentialSampler if args.local_rank == -1 else DistributedSampler
+            loader = DataLoader(dataset, sampler=sampler_cls(dataset, shuffle=False))
+            for epoch in range(args.epochs):
+                for x, y in loader:
+                    model(x, y).backward()
+                    optimizer.step()
+    """
+    assert findings(source, "NN704") == []
+
+
+ENDLESS_GENERATOR = """
+    from torch.utils import data
+
+    def sample_data(loader):
+        while True:
+            for batch in loader:
+                yield batch
+
+    def train(args, loader, model, optimizer):
+        loader = sample_data(loader)
+        for step in range(args.iter):
+            model(next(loader)).backward()
+            optimizer.step()
+            {extra}
+
+    def main(args, dataset, model, optimizer):
+        loader = data.DataLoader(dataset, sampler=data.distributed.DistributedSampler(dataset, shuffle={shuffle}))
+        train(args, loader, model, optimizer)
+"""
+
+
+@pytest.mark.parametrize(
+    ("shuffle", "extra", "flagged"),
+    [
+        ("True", "pass", True),
+        ("False", "pass", False),
+        # The epoch is set somewhere in the file (between turns of the generator): left alone.
+        ("True", "loader_sampler.set_epoch(step // 100)", False),
+    ],
+)
+def test_nn704_loader_drained_by_an_endless_generator(shuffle: str, extra: str, flagged: bool) -> None:
+    source = ENDLESS_GENERATOR.format(shuffle=shuffle, extra=extra)
+    assert lines(source, "NN704") == ([10] if flagged else [])
+
+
+def test_nn704_generator_over_an_evaluation_loader_stays_silent() -> None:
+    source = """
+        from torch.utils import data
+
+        def cycle(loader):
+            while True:
+                for batch in loader:
+                    yield batch
+
+        def main(dataset, model, optimizer, steps):
+            val_loader = data.DataLoader(dataset, sampler=data.distributed.DistributedSampler(dataset))
+            batches = cycle(val_loader)
+            for step in range(steps):
+                model(next(batches)).backward()
+                optimizer.step()
+    """
+    assert findings(source, "NN704") == []

@@ -159,7 +159,21 @@ class Values:
         if helper is not None:
             # `loader = build_loader(args)`: what the same-file function returns.
             return tuple(h for value in _returns(helper) for h in self.held_by_expression(helper, value, depth + 1))
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
+            # `sampler_cls = RandomSampler if single else DistributedSampler; sampler_cls(ds)`.
+            return self._aliased_class_call(flow, node)
         return ()
+
+    def _aliased_class_call(self, flow: FunctionFlow, call: cst.Call) -> tuple[Held, ...]:
+        """A call through a name bound to a known class (either arm of a conditional)."""
+        assert isinstance(call.func, cst.Name)
+        found: list[Held] = []
+        for _, value in self.assigned_values(flow, call.func.value):
+            for ref in _class_refs(value):
+                kind = _KIND_OF_CLASS.get(self.ctx.qualified_name(ref) or "")
+                if kind is not None:
+                    found.append(Held(kind, call))
+        return tuple(found)
 
     def _helper(self, flow: FunctionFlow, node: cst.BaseExpression) -> FunctionFlow | None:
         """The same-file function a call runs: `build(...)`, or `self.build(...)` in a method."""
@@ -364,6 +378,25 @@ class Values:
         """The same for the loader a name holds (`train_loader`, `self.loader`)."""
         return self._sampler_of(flow, self.holds(flow, key))
 
+    def loader_sampler_at(self, flow: FunctionFlow, key: str, event_index: int) -> tuple[cst.Call, str | None] | None:
+        """The same at ``flow.events[event_index]``: a local name's last assignment before that
+        point; a parameter not yet reassigned holds what the same-file callers pass
+        (`loader = sample_data(loader)` still hands the caller's DataLoader to `sample_data`)."""
+        event = flow.events[event_index]
+        for index in range(event_index - 1, -1, -1):
+            # The assignment that stores this very call is recorded before it: not yet done.
+            earlier = flow.events[index]
+            if isinstance(earlier, AssignEvent) and isinstance(event, CallEvent) and earlier.value is event.node:
+                event_index = index
+                break
+        local = self.value_at(flow, key, event_index)
+        if local is None:
+            return self.loader_sampler_of(flow, key)
+        if not local and key in self.params(flow):
+            if not any(index < event_index for index, _ in self.assignments(flow).get(key, ())):
+                local = tuple(self._passed_in(flow, key, 0))
+        return self._sampler_of(flow, local)
+
     def _sampler_of(self, flow: FunctionFlow, held: Iterable[Held]) -> tuple[cst.Call, str | None] | None:
         for item in held:
             if item.kind != LOADER:
@@ -394,6 +427,15 @@ class Values:
             if local is not None:
                 return any(h.kind == WRAPPER for h in local)
         return any(h.kind == WRAPPER for h in self.holds(flow, key))
+
+
+def _class_refs(value: cst.BaseExpression | None) -> list[cst.BaseExpression]:
+    """The plain names / attributes a value may be (both arms of a conditional expression)."""
+    if isinstance(value, cst.IfExp):
+        return _class_refs(value.body) + _class_refs(value.orelse)
+    if isinstance(value, (cst.Name, cst.Attribute)):
+        return [value]
+    return []
 
 
 def _unwraps(node: cst.IfExp) -> bool:

@@ -45,7 +45,12 @@ class SamplerSetEpochMissing(Rule):
         "never calls `set_epoch(...)` -- on any object: `sampler.set_epoch(epoch)`, "
         "`loader.sampler.set_epoch(epoch)`, a loader wrapper's own `set_epoch`. The pass may be a "
         "`for batch in loader:` in the epoch loop or in a same-file helper the epoch loop calls "
-        "with the loader. A pass is a training pass when it back-propagates or steps an optimizer "
+        "with the loader, an iterator made again inside a loop (`it = iter(loader)` in the `except "
+        "StopIteration:` that renews it), or a same-file generator that loops forever over the "
+        "loader (`while True: for batch in loader: yield batch`, as long as the file never calls "
+        "`set_epoch`). The sampler may be built through a name bound to the class "
+        "(`sampler_cls = RandomSampler if single else DistributedSampler`). "
+        "A pass is a training pass when it back-propagates or steps an optimizer "
         "(helpers followed) or the loader's name says `train`; evaluation loaders (`val`, `test`, "
         "`eval` in the name) are left alone, as are samplers built with a literal `shuffle=False`, "
         "loaders iterated once (no loop around the pass), and epoch loops that hand the loader or "
@@ -85,6 +90,10 @@ class SamplerSetEpochMissing(Rule):
         "from torch.utils.data import DataLoader\nfrom torch.utils.data.distributed import DistributedSampler\n\nclass Trainer:\n    def __init__(self, model, optimizer, dataset):\n        self.model, self.optimizer = model, optimizer\n        self.train_data = DataLoader(dataset, batch_size=32, shuffle=False, sampler=DistributedSampler(dataset))\n\n    def _run_epoch(self, epoch):\n        for source, targets in self.train_data:\n            self.optimizer.zero_grad()\n            self.model(source, targets).backward()\n            self.optimizer.step()\n\n    def train(self, max_epochs):\n        for epoch in range(max_epochs):\n            self._run_epoch(epoch)  # error\n",
         # The loader is handed to a same-file train function that never sets the epoch.
         "import torch\n\ndef train(model, loader, optimizer):\n    for x, y in loader:\n        optimizer.zero_grad()\n        model(x, y).backward()\n        optimizer.step()\n\ndef main(model, optimizer, dataset, epochs):\n    sampler = torch.utils.data.DistributedSampler(dataset, shuffle=True)\n    train_loader = torch.utils.data.DataLoader(dataset, sampler=sampler)\n    for epoch in range(epochs):\n        train(model, train_loader, optimizer)  # error\n",
+        # stylegan2-style endless generator: every turn of its `while True` is an epoch.
+        "from torch.utils import data\n\ndef sample_data(loader):\n    while True:\n        for batch in loader:\n            yield batch\n\ndef train(args, loader, model, optimizer):\n    loader = sample_data(loader)  # error\n    for step in range(args.iter):\n        model(next(loader)).backward()\n        optimizer.step()\n        optimizer.zero_grad()\n\ndef main(args, dataset, model, optimizer):\n    sampler = data.distributed.DistributedSampler(dataset, shuffle=True)\n    loader = data.DataLoader(dataset, sampler=sampler)\n    train(args, loader, model, optimizer)\n",
+        # FixMatch-style renewal of the iterator when it runs out; the sampler class picked by rank.
+        "from torch.utils.data import DataLoader, RandomSampler\nfrom torch.utils.data.distributed import DistributedSampler\n\ndef main(args, dataset, model, optimizer):\n    sampler_cls = RandomSampler if args.local_rank == -1 else DistributedSampler\n    loader = DataLoader(dataset, sampler=sampler_cls(dataset))\n    batches = iter(loader)\n    for step in range(args.steps):\n        try:\n            x, y = next(batches)\n        except StopIteration:\n            batches = iter(loader)  # error\n            x, y = next(batches)\n        model(x, y).backward()\n        optimizer.step()\n        optimizer.zero_grad()\n",
     ]
 
     def leave_Module(self, node: cst.Module) -> None:
@@ -133,6 +142,59 @@ class SamplerSetEpochMissing(Rule):
                 if found is not None and self._trains(callee, found):
                     found.report_at = event.node
                     yield event.loops[-1], found
+
+        yield from self._renewed_iterators(flow)
+        yield from self._cycled(flow)
+
+    def _renewed_iterators(self, flow: FunctionFlow) -> Iterator[tuple[cst.CSTNode, _Pass]]:
+        """`it = iter(loader)` made again inside a loop (FixMatch's `except StopIteration:`
+        renewal, `next(iter(loader))`): every new iterator starts a pass over the loader."""
+        for index, event in enumerate(flow.events):
+            if not isinstance(event, CallEvent) or event.func != "iter" or not event.loops:
+                continue
+            if len(event.node.args) != 1:
+                continue
+            key = dotted_name(event.node.args[0].value)
+            if key is None or _evaluation(key):
+                continue
+            found = self.values.loader_sampler_at(flow, key, index)
+            if found is None:
+                continue
+            sampler_call, sampler_name = found
+            loop = event.loops[-1]
+            passed = _Pass(loop, event.node, key, sampler_name or f"{key}.sampler", sampler_call)  # type: ignore[arg-type]
+            if self._trains(flow, passed):
+                yield loop, passed
+
+    def _cycled(self, flow: FunctionFlow) -> Iterator[tuple[cst.CSTNode, _Pass]]:
+        """`batches = sample_data(loader)` where the same-file generator loops forever over its
+        argument (`while True: for batch in loader: yield batch`): each turn of the generator's
+        loop is an epoch, and nothing between the turns can set the sampler's epoch unless the
+        file calls `set_epoch` somewhere (then the rule stays silent)."""
+        if _has_set_epoch(self.ctx.module):
+            return
+        for index, event in enumerate(flow.events):
+            if not isinstance(event, CallEvent):
+                continue
+            callee = self._callee(flow, event)
+            if callee is None or callee is flow or not _is_generator(callee.node):
+                continue
+            mapping = _bindings(callee, event)
+            for loop, outer in _loops(callee.node):
+                if not outer or not isinstance(loop, cst.For):
+                    continue
+                param = dotted_name(loop.iter)
+                if param is None or param not in mapping or _evaluation(mapping[param]):
+                    continue
+                key = mapping[param]
+                found = self.values.loader_sampler_at(flow, key, index)
+                if found is None:
+                    continue
+                sampler_call, sampler_name = found
+                passed = _Pass(loop, event.node, key, sampler_name or f"{key}.sampler", sampler_call)
+                trains = any(e.kind in (BACKWARD, OPT_STEP, SCALER_STEP) and e.loops for e in self.steps.events(flow))
+                if trains or "train" in name_tokens(key):
+                    yield outer[-1], passed
 
     def _pass_over(
         self,
@@ -204,6 +266,37 @@ class SamplerSetEpochMissing(Rule):
         if flow.owner is not None and event.receiver == "self" and event.method is not None:
             return methods_of(self.ctx, flow.owner).get(event.method)
         return None
+
+
+def _is_generator(function: cst.CSTNode) -> bool:
+    """Whether a function body yields (nested functions and classes left out)."""
+    found = False
+
+    class _Yields(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            nonlocal found
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)) and node is not function:
+                return False
+            if isinstance(node, cst.Yield):
+                found = True
+            return not found
+
+    function.visit(_Yields())
+    return found
+
+
+def _has_set_epoch(module: cst.Module) -> bool:
+    found = False
+
+    class _SetEpoch(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> bool:
+            nonlocal found
+            if isinstance(node.func, cst.Attribute) and node.func.attr.value == "set_epoch":
+                found = True
+            return not found
+
+    module.visit(_SetEpoch())
+    return found
 
 
 def _within(event: CallEvent, region: cst.CSTNode, flow: FunctionFlow) -> bool:
