@@ -790,3 +790,307 @@ def test_nn704_generator_over_an_evaluation_loader_stays_silent() -> None:
                 optimizer.step()
     """
     assert findings(source, "NN704") == []
+
+
+# -- NN702: `unscale_` on a path that reaches the next iteration without `update()` (real report:
+# Haian-Jin/LVSM PR #19: the next `unscale_` raises "unscale_() has already been called") ------
+
+UNSCALED_NOT_UPDATED = """
+    import torch
+
+    def finish(scaler, optimizer):
+        scaler.step(optimizer)
+        scaler.update()
+
+    def train(model, optimizer, loader, accum, limit):
+        scaler = torch.amp.GradScaler("cuda")
+        for step, (x, y) in enumerate(loader):
+            with torch.autocast("cuda"):
+                loss = model(x, y)
+            scaler.scale(loss / accum).backward()
+{body}
+            optimizer.zero_grad()
+"""
+
+
+def _unscale_body(text: str) -> str:
+    return textwrap.indent(textwrap.dedent(text).strip("\n"), " " * 12)
+
+
+@pytest.mark.parametrize(
+    ("body", "flagged"),
+    [
+        # LVSM: step and update skipped together when the norm is too large.
+        (
+            """
+            if (step + 1) % accum == 0:
+                scaler.unscale_(optimizer)
+                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                if norm.item() <= limit:
+                    scaler.step(optimizer)
+                    scaler.update()
+            """,
+            True,
+        ),
+        # A non-finite norm skips the rest of the iteration with `continue`.
+        (
+            """
+            scaler.unscale_(optimizer)
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if not torch.isfinite(norm):
+                optimizer.zero_grad()
+                continue
+            scaler.step(optimizer)
+            scaler.update()
+            """,
+            True,
+        ),
+        # The step is skipped, the update is not.
+        (
+            """
+            scaler.unscale_(optimizer)
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if norm.item() <= limit:
+                scaler.step(optimizer)
+            scaler.update()
+            """,
+            False,
+        ),
+        # Skipping with `continue` after updating.
+        (
+            """
+            scaler.unscale_(optimizer)
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if not torch.isfinite(norm):
+                scaler.update()
+                continue
+            scaler.step(optimizer)
+            scaler.update()
+            """,
+            False,
+        ),
+        # Accumulation: unscale, step and update in the same branch.
+        (
+            """
+            if (step + 1) % accum == 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                scaler.step(optimizer)
+                scaler.update()
+            """,
+            False,
+        ),
+        # The loop ends after the unscale: no next `unscale_`.
+        (
+            """
+            scaler.unscale_(optimizer)
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if not torch.isfinite(norm):
+                break
+            scaler.step(optimizer)
+            scaler.update()
+            """,
+            False,
+        ),
+        (
+            """
+            scaler.unscale_(optimizer)
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if not torch.isfinite(norm):
+                return
+            scaler.step(optimizer)
+            scaler.update()
+            """,
+            False,
+        ),
+        # A same-file helper steps and updates.
+        (
+            """
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            finish(scaler, optimizer)
+            """,
+            False,
+        ),
+        # The second test is implied by the first (`a` ... `a or last`).
+        (
+            """
+            if (step + 1) % accum == 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if (step + 1) % accum == 0 or step == limit:
+                scaler.step(optimizer)
+                scaler.update()
+            """,
+            False,
+        ),
+        # Skipping before the unscale is harmless.
+        (
+            """
+            if not torch.isfinite(loss):
+                continue
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            scaler.step(optimizer)
+            scaler.update()
+            """,
+            False,
+        ),
+    ],
+)
+def test_nn702_unscaled_then_update_skipped(body: str, flagged: bool) -> None:
+    source = UNSCALED_NOT_UPDATED.format(body=_unscale_body(body))
+    found = findings(source, "NN702")
+    assert [f.message.startswith("`scaler.unscale_(optimizer)`") for f in found] == ([True] if flagged else [])
+    if flagged:
+        assert "already been called" in found[0].message
+
+
+# -- NN704: loaders and samplers held in dicts, handed to a same-file trainer class (real report:
+# kan-bayashi/ParallelWaveGAN#177) -------------------------------------------------------------
+
+DICT_LOADERS = """
+    from torch.utils.data import DataLoader
+    from torch.utils.data.distributed import DistributedSampler
+
+    class Trainer:
+        def __init__(self, data_loader, sampler, model, optimizer, config):
+            self.data_loader = data_loader
+            self.sampler = sampler
+            self.model = model
+            self.optimizer = optimizer
+            self.config = config
+            self.epochs = 0
+
+        def run(self):
+            while True:
+                self._train_epoch()
+                if self.epochs >= self.config["epochs"]:
+                    break
+
+        def _train_epoch(self):
+            for batch in self.data_loader["{which}"]:
+                self.model(*batch).backward()
+                self.optimizer.step()
+            self.epochs += 1
+            {extra}
+
+    def main(config, dataset, model, optimizer):
+        sampler = {{"train": None, "dev": None}}
+        if config["distributed"]:
+            sampler["train"] = DistributedSampler(dataset["train"], shuffle={shuffle})
+            sampler["dev"] = DistributedSampler(dataset["dev"], shuffle=False)
+        data_loader = {{
+            "train": DataLoader(dataset["train"], sampler=sampler["train"]),
+            "dev": DataLoader(dataset["dev"], sampler=sampler["dev"]),
+        }}
+        trainer = Trainer(data_loader=data_loader, sampler=sampler, model=model, optimizer=optimizer, config=config)
+        trainer.run()
+"""
+
+
+@pytest.mark.parametrize(
+    ("which", "shuffle", "extra", "flagged"),
+    [
+        ("train", "True", "pass", True),
+        ("train", "True", 'self.sampler["train"].set_epoch(self.epochs)', False),
+        ("train", "False", "pass", False),
+        # The evaluation loader's sampler does not shuffle (and its key says `dev`).
+        ("dev", "True", "pass", False),
+    ],
+)
+def test_nn704_loaders_and_samplers_in_dicts(which: str, shuffle: str, extra: str, flagged: bool) -> None:
+    source = DICT_LOADERS.format(which=which, shuffle=shuffle, extra=extra)
+    found = findings(source, "NN704")
+    assert [f.line for f in found] == ([16] if flagged else [])
+    if flagged:
+        assert 'self.data_loader["train"]' in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("loop", "flagged"),
+    [
+        ('for x, y in loaders["train"]:', True),
+        ('for x, y in loaders["val"]:', False),
+        ("for x, y in loaders[name]:", False),  # the key is not a constant
+    ],
+)
+def test_nn704_local_dict_literal_of_loaders(loop: str, flagged: bool) -> None:
+    source = f"""
+        from torch.utils.data import DataLoader, DistributedSampler
+
+        def main(model, optimizer, datasets, epochs, name):
+            loaders = {{split: None for split in datasets}}
+            loaders = dict(loaders)
+            loaders = {{
+                "train": DataLoader(datasets["train"], sampler=DistributedSampler(datasets["train"])),
+                "val": DataLoader(datasets["val"], sampler=DistributedSampler(datasets["val"])),
+            }}
+            for epoch in range(epochs):
+                {loop}
+                    model(x, y).backward()
+                    optimizer.step()
+    """
+    assert lines(source, "NN704") == ([12] if flagged else [])
+
+
+def test_nn704_loader_handed_to_the_constructor_of_a_same_file_class() -> None:
+    source = """
+        from torch.utils.data import DataLoader, DistributedSampler
+
+        class Trainer:
+            def __init__(self, loader, model, optimizer):
+                self.loader = loader
+                self.model = model
+                self.optimizer = optimizer
+
+            def fit(self, epochs):
+                for epoch in range(epochs):
+                    for x, y in self.loader:
+                        self.model(x, y).backward()
+                        self.optimizer.step()
+
+        def main(dataset, model, optimizer):
+            loader = DataLoader(dataset, sampler=DistributedSampler(dataset))
+            Trainer(loader, model, optimizer).fit(3)
+    """
+    assert lines(source, "NN704") == [12]
+
+
+# -- NN704: torch_xla's device loaders wrap the DataLoader and never set the epoch (real report:
+# pytorch/xla#2029); other wrappers nnlint cannot see still may ------------------------------
+
+XLA_LOADER = """
+    import torch
+    import torch_xla.core.xla_model as xm
+    import torch_xla.distributed.parallel_loader as pl
+
+    def map_fn(flags, train_dataset, model, loss_fn, optimizer, backend):
+        device = xm.xla_device()
+        train_sampler = torch.utils.data.distributed.DistributedSampler(
+            train_dataset, num_replicas=xm.xrt_world_size(), rank=xm.get_ordinal(), shuffle=True)
+        train_loader = torch.utils.data.DataLoader(train_dataset, sampler=train_sampler)
+        for epoch in range(flags["num_epochs"]):
+            {extra}
+            para_loader = {wrapped}
+            for data, targets in para_loader:
+                loss = loss_fn(model(data), targets)
+                optimizer.zero_grad()
+                loss.backward()
+                xm.optimizer_step(optimizer)
+"""
+
+
+@pytest.mark.parametrize(
+    ("wrapped", "extra", "flagged"),
+    [
+        ("pl.ParallelLoader(train_loader, [device]).per_device_loader(device)", "pass", True),
+        ("pl.MpDeviceLoader(train_loader, device)", "pass", True),
+        ("pl.MpDeviceLoader(train_loader, device)", "train_sampler.set_epoch(epoch)", False),
+        # A wrapper nnlint cannot see may set the epoch itself (mmengine's IterLoader does).
+        ("backend.distribute(train_loader)", "pass", False),
+    ],
+)
+def test_nn704_torch_xla_device_loaders(wrapped: str, extra: str, flagged: bool) -> None:
+    source = XLA_LOADER.format(wrapped=wrapped, extra=extra)
+    assert lines(source, "NN704") == ([14] if flagged else [])

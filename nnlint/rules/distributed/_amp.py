@@ -197,17 +197,17 @@ def opposite_conditions(first: Event, second: Event, module: cst.Module) -> bool
     tested = {}
     for node, arm in first.path:
         if isinstance(node, cst.If) and arm in (0, 1):
-            text, positive = _condition(node.test, module)
+            text, positive = tested_condition(node.test, module)
             tested[text] = positive == (arm == 0)
     for node, arm in second.path:
         if isinstance(node, cst.If) and arm in (0, 1) and not any(node is n for n, _ in first.path):
-            text, positive = _condition(node.test, module)
+            text, positive = tested_condition(node.test, module)
             if text in tested and tested[text] != (positive == (arm == 0)):
                 return True
     return False
 
 
-def _condition(test: cst.BaseExpression, module: cst.Module) -> tuple[str, bool]:
+def tested_condition(test: cst.BaseExpression, module: cst.Module) -> tuple[str, bool]:
     """(the tested expression, True when the test holds if it is truthy): `x`, `not x`,
     `x is not None`, `x is None` -> ("x", True/False/True/False)."""
     positive = True

@@ -22,6 +22,7 @@ must be seen being built: the rules about them stay silent otherwise.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,14 @@ SAMPLER_CLASSES = frozenset(
     }
 )
 LOADER_CLASSES = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
+# Wrappers that iterate the DataLoader given as their first argument and never set a sampler's
+# epoch (torch_xla's device loaders: pytorch/xla#2029): what they return draws from that loader.
+LOADER_WRAPPERS = frozenset(
+    {
+        "torch_xla.distributed.parallel_loader.ParallelLoader",
+        "torch_xla.distributed.parallel_loader.MpDeviceLoader",
+    }
+)
 WRAPPER_CLASSES = frozenset(
     {
         "torch.nn.DataParallel",
@@ -152,7 +161,10 @@ class Values:
         found = self.kind_of_call(node)
         if found is not None:
             return (Held(*found),)
-        key = dotted_name(node)
+        wrapped = self.wrapped_loader(node)
+        if wrapped is not None:
+            return tuple(h for h in self.held_by_expression(flow, wrapped, depth + 1) if h.kind == LOADER)
+        key = value_key(node)
         if key is not None:
             return self.holds(flow, key, depth + 1)
         helper = self._helper(flow, node)
@@ -163,6 +175,22 @@ class Values:
             # `sampler_cls = RandomSampler if single else DistributedSampler; sampler_cls(ds)`.
             return self._aliased_class_call(flow, node)
         return ()
+
+    def wrapped_loader(self, node: cst.BaseExpression) -> cst.BaseExpression | None:
+        """The loader argument of a known wrapper that never sets the epoch
+        (`pl.MpDeviceLoader(loader, device)`, `pl.ParallelLoader(loader, [device])` and its
+        `.per_device_loader(device)`), else None."""
+        if not isinstance(node, cst.Call):
+            return None
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "per_device_loader":
+            return node.func.value
+        if self.ctx.qualified_name(node.func) in LOADER_WRAPPERS:
+            positional = [a for a in node.args if a.keyword is None and not a.star]
+            if positional:
+                return positional[0].value
+            found = keyword(node, "loader")
+            return found.value if found is not None else None
+        return None
 
     def _aliased_class_call(self, flow: FunctionFlow, call: cst.Call) -> tuple[Held, ...]:
         """A call through a name bound to a known class (either arm of a conditional)."""
@@ -219,13 +247,43 @@ class Values:
                 found.extend(self.held_by_expression(source_flow, value, depth))
         if not found and key in self.params(flow) and key not in self.assignments(flow):
             found.extend(self._passed_in(flow, key, depth))
+        if not found and key.endswith("]"):
+            found.extend(self._item_of_held_dict(flow, key, depth))
         result = tuple(found)
         self._memo[memo] = result
         return result
 
+    def _item_of_held_dict(self, flow: FunctionFlow, key: str, depth: int) -> Iterator[Held]:
+        """`loaders["train"]` when no item assignment says: the `"train"` entry of a dict literal
+        (or `dict(train=...)`) that ``loaders`` was bound to; through a plain alias (`self.loaders
+        = loaders`), or what the same-file callers pass when ``loaders`` is a parameter."""
+        if depth > 8:
+            return
+        base, _, index = key[:-1].rpartition("[")
+        item = _string_value(index)
+        if not base or item is None:
+            return
+        for source, value in self.assigned_values(flow, base):
+            value = _literal_element(value)
+            entry = _dict_entry(value, item) if value is not None else None
+            if entry is not None:
+                yield from self.held_by_expression(source, entry, depth + 1)
+                continue
+            alias = value_key(value) if value is not None else None
+            if alias is not None:
+                yield from self.holds(source, f"{alias}[{index}]", depth + 1)
+        if base in self.params(flow) and base not in self.assignments(flow):
+            for caller, passed in self._passed_names(flow, base, depth):
+                yield from self.holds(caller, f"{passed}[{index}]", depth + 1)
+
     def _passed_in(self, flow: FunctionFlow, param: str, depth: int) -> Iterator[Held]:
         """What the same-file callers of ``flow`` pass as ``param`` (`run_epoch(model, loader,
         opt, grad_scaler)` for `def run_epoch(model, loader, optimizer, amp)`)."""
+        for caller, passed in self._passed_names(flow, param, depth):
+            yield from self.holds(caller, passed, depth + 1)
+
+    def _passed_names(self, flow: FunctionFlow, param: str, depth: int) -> Iterator[tuple[FunctionFlow, str]]:
+        """(caller, the name it passes as ``param``) for every same-file call of ``flow``."""
         if depth > 4 or not isinstance(flow.node, cst.FunctionDef):
             return
         params = list(flow.params)
@@ -237,7 +295,7 @@ class Values:
                     continue
                 passed = bind_arguments(params, event).get(param)
                 if passed is not None:
-                    yield from self.holds(caller, passed, depth + 1)
+                    yield caller, passed
 
     def _calls_flow(self, caller: FunctionFlow, event: CallEvent, callee: FunctionFlow) -> bool:
         """`helper(...)` for a module-level function, `self.method(...)` for a method of the
@@ -246,6 +304,9 @@ class Values:
             if self._functions is None:
                 self._functions = flows_by_name(self.ctx)
             return event.func == callee.name and self._functions.get(callee.name) is callee
+        if callee.name == "__init__" and event.func == callee.owner.name:
+            # `Trainer(loader, ...)` runs `Trainer.__init__` (a module-level class of this file).
+            return self.ctx.facts.classes.get(callee.owner.name) is callee.owner
         return event.receiver == "self" and event.method == callee.name and caller.owner is callee.owner
 
     def assigned_values(self, flow: FunctionFlow, key: str) -> Iterator[tuple[FunctionFlow, cst.BaseExpression | None]]:
@@ -259,7 +320,7 @@ class Values:
         module_flow = self.ctx.flows[0]
         if key.startswith("self.") and flow.owner is not None:
             return [m for owner in same_file_relatives(self.ctx, flow.owner) for m in methods_of(self.ctx, owner).values()]
-        head = key.partition(".")[0]
+        head = key_head(key)
         if flow is module_flow:
             return [module_flow]
         if head in self.assignments(flow) or head in self.params(flow):
@@ -307,7 +368,7 @@ class Values:
         that point decides, aliases followed to their own point (`raw = model` taken before
         `model = DDP(model)` is the bare model). Empty for a parameter not yet reassigned; None
         when ``key`` is not local to ``flow`` (see :meth:`holds`)."""
-        local = key in self.assignments(flow) or key.partition(".")[0] in self.params(flow)
+        local = key in self.assignments(flow) or key_head(key) in self.params(flow)
         if key.startswith("self.") or not local or depth > 8:
             return None
         before = [(index, value) for index, value in self.assignments(flow).get(key, ()) if index < event_index]
@@ -328,7 +389,7 @@ class Values:
         found = self.kind_of_call(node)
         if found is not None:
             return (Held(*found),)
-        key = dotted_name(node)
+        key = value_key(node)
         if key is None:
             return ()
         local = self.value_at(flow, key, index, depth)
@@ -407,7 +468,7 @@ class Values:
             origin = self._flow_of_call(flow, item.call)
             found = self.distributed_sampler(origin, sampler.value)
             if found is not None:
-                return found, dotted_name(sampler.value)
+                return found, value_key(sampler.value)
         return None
 
     def _flow_of_call(self, flow: FunctionFlow, call: cst.Call) -> FunctionFlow:
@@ -427,6 +488,57 @@ class Values:
             if local is not None:
                 return any(h.kind == WRAPPER for h in local)
         return any(h.kind == WRAPPER for h in self.holds(flow, key))
+
+
+def value_key(node: cst.BaseExpression) -> str | None:
+    """How the value rules name an expression: a dotted name (`self.loader`), or an item of one
+    under a constant string key (`data_loader["train"]`, `self.sampler['train']`); else None."""
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1:
+        index = node.slice[0].slice
+        if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
+            base = value_key(node.value)
+            if base is not None and _string_value(index.value.value) is not None:
+                return f"{base}[{index.value.value}]"
+        return None
+    return dotted_name(node)
+
+
+def key_head(key: str) -> str:
+    """The variable a key starts from: `sampler` for `sampler["train"]` and `sampler.x`."""
+    return re.split(r"[.\[]", key, maxsplit=1)[0]
+
+
+def _string_value(literal: str) -> str | None:
+    """The text of a plain string literal (`"train"`, `'train'`), None for prefixed ones."""
+    for quote in ('"', "'"):
+        if len(literal) >= 2 and literal[0] == quote and literal[-1] == quote and quote not in literal[1:-1]:
+            return literal[1:-1]
+    return None
+
+
+def _literal_element(value: cst.BaseExpression | _Element | None) -> cst.BaseExpression | None:
+    """A value, or for a target of tuple unpacking from a literal (`self.a, self.b = a, b`) the
+    matching element; None when unknown."""
+    if isinstance(value, _Element):
+        items = value.value.elements if isinstance(value.value, (cst.Tuple, cst.List)) else ()
+        if value.position < len(items) and not isinstance(items[value.position], cst.StarredElement):
+            return items[value.position].value
+        return None
+    return value
+
+
+def _dict_entry(value: cst.BaseExpression, item: str) -> cst.BaseExpression | None:
+    """The value stored under ``item`` in a dict literal or a `dict(item=...)` call."""
+    if isinstance(value, cst.Dict):
+        for element in value.elements:
+            if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+                if _string_value(element.key.value) == item:
+                    return element.value
+        return None
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "dict":
+        found = keyword(value, item)
+        return found.value if found is not None else None
+    return None
 
 
 def _class_refs(value: cst.BaseExpression | None) -> list[cst.BaseExpression]:
@@ -456,11 +568,11 @@ class _Element:
     position: int
 
 
-def _tuple_targets(flow: FunctionFlow) -> list[tuple[str, _Element | None]]:
+def _tuple_targets(flow: FunctionFlow) -> list[tuple[str, cst.BaseExpression | None]]:
     """Names bound by tuple unpacking (`train_loader, sampler = build(args)`), which the flow's
     events leave out, with the element of the value each one gets; loop targets (local, value
-    unknown)."""
-    found: list[tuple[str, _Element | None]] = []
+    unknown); items stored under a constant string key (`sampler["train"] = ...`)."""
+    found: list[tuple[str, cst.BaseExpression | None]] = []
 
     def enter(node: cst.CSTNode) -> bool:
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and node is not flow.node:
@@ -472,6 +584,10 @@ def _tuple_targets(flow: FunctionFlow) -> list[tuple[str, _Element | None]]:
                         name = dotted_name(element.value)
                         if name is not None:
                             found.append((name, _Element(node.value, position)))
+                elif isinstance(target.target, cst.Subscript):
+                    item = value_key(target.target)
+                    if item is not None:
+                        found.append((item, node.value))
         elif isinstance(node, cst.For):
             name = dotted_name(node.target)
             if name is not None:

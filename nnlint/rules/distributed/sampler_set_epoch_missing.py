@@ -5,12 +5,14 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from nnlint import walker
+
 from nnlint.flow import CallEvent, FunctionFlow, flows_by_name, methods_of
 from nnlint.modes import bind_arguments
 from nnlint.names import dotted_name
 from nnlint.rule import Rule
 from nnlint.rules.distributed._amp import SCALER_STEP, amp_steps
-from nnlint.rules.distributed._values import values
+from nnlint.rules.distributed._values import key_head, value_key, values
 from nnlint.rules.loop._steps import BACKWARD, LOOP_TYPES, OPT_STEP, loop_label, name_tokens, names_in
 
 # Calls that read a loader or sampler without iterating it for an epoch or setting its epoch.
@@ -49,7 +51,12 @@ class SamplerSetEpochMissing(Rule):
         "StopIteration:` that renews it), or a same-file generator that loops forever over the "
         "loader (`while True: for batch in loader: yield batch`, as long as the file never calls "
         "`set_epoch`). The sampler may be built through a name bound to the class "
-        "(`sampler_cls = RandomSampler if single else DistributedSampler`). "
+        "(`sampler_cls = RandomSampler if single else DistributedSampler`). Loaders and samplers may "
+        "be held in dicts under constant string keys (`loaders[\"train\"]`: a dict literal, "
+        "`dict(train=...)`, or item assignments), and reach a same-file class through its "
+        "constructor (`Trainer(loader)` ... `self.loader = loader`). torch_xla's device loaders "
+        "(`pl.ParallelLoader(loader, [device]).per_device_loader(device)`, `pl.MpDeviceLoader`) "
+        "pass over the loader they wrap and never set the epoch. "
         "A pass is a training pass when it back-propagates or steps an optimizer "
         "(helpers followed) or the loader's name says `train`; evaluation loaders (`val`, `test`, "
         "`eval` in the name) are left alone, as are samplers built with a literal `shuffle=False`, "
@@ -79,6 +86,8 @@ class SamplerSetEpochMissing(Rule):
         "from torch.utils.data import DataLoader, DistributedSampler\n\ndef main(model, optimizer, dataset, epochs):\n    loader = DataLoader(dataset, sampler=DistributedSampler(dataset, shuffle=False))\n    for epoch in range(epochs):\n        for x, y in loader:\n            model(x, y).backward()\n            optimizer.step()\n            optimizer.zero_grad()\n",
         "from torch.utils.data import DataLoader, DistributedSampler\n\ndef main(model, dataset, epochs):\n    val_loader = DataLoader(dataset, sampler=DistributedSampler(dataset))\n    for epoch in range(epochs):\n        for x, y in val_loader:\n            print(model(x).eq(y).sum())\n",
         "from torch.utils.data import DataLoader, DistributedSampler\n\ndef fit_once(model, optimizer, dataset):\n    loader = DataLoader(dataset, sampler=DistributedSampler(dataset))\n    for x, y in loader:\n        model(x, y).backward()\n        optimizer.step()\n        optimizer.zero_grad()\n",
+        # Loaders and samplers in dicts (ParallelWaveGAN after #177): the epoch is set.
+        "from torch.utils.data import DataLoader, DistributedSampler\n\nclass Trainer:\n    def __init__(self, data_loader, sampler, model, optimizer):\n        self.data_loader, self.sampler = data_loader, sampler\n        self.model, self.optimizer = model, optimizer\n\n    def run(self, epochs):\n        for epoch in range(epochs):\n            self.sampler['train'].set_epoch(epoch)\n            for x, y in self.data_loader['train']:\n                self.model(x, y).backward()\n                self.optimizer.step()\n\ndef main(datasets, model, optimizer):\n    sampler = {'train': DistributedSampler(datasets['train'])}\n    data_loader = {'train': DataLoader(datasets['train'], sampler=sampler['train'])}\n    Trainer(data_loader, sampler, model, optimizer).run(10)\n",
         # The loader goes to code nnlint cannot see (DeiT / MAE's engine.train_one_epoch).
         "from torch.utils.data import DataLoader, DistributedSampler\nfrom engine import train_one_epoch\n\ndef main(model, optimizer, dataset, epochs):\n    loader = DataLoader(dataset, sampler=DistributedSampler(dataset))\n    for epoch in range(epochs):\n        train_one_epoch(model, loader, optimizer, epoch)\n",
     ]
@@ -92,6 +101,10 @@ class SamplerSetEpochMissing(Rule):
         "import torch\n\ndef train(model, loader, optimizer):\n    for x, y in loader:\n        optimizer.zero_grad()\n        model(x, y).backward()\n        optimizer.step()\n\ndef main(model, optimizer, dataset, epochs):\n    sampler = torch.utils.data.DistributedSampler(dataset, shuffle=True)\n    train_loader = torch.utils.data.DataLoader(dataset, sampler=sampler)\n    for epoch in range(epochs):\n        train(model, train_loader, optimizer)  # error\n",
         # stylegan2-style endless generator: every turn of its `while True` is an epoch.
         "from torch.utils import data\n\ndef sample_data(loader):\n    while True:\n        for batch in loader:\n            yield batch\n\ndef train(args, loader, model, optimizer):\n    loader = sample_data(loader)  # error\n    for step in range(args.iter):\n        model(next(loader)).backward()\n        optimizer.step()\n        optimizer.zero_grad()\n\ndef main(args, dataset, model, optimizer):\n    sampler = data.distributed.DistributedSampler(dataset, shuffle=True)\n    loader = data.DataLoader(dataset, sampler=sampler)\n    train(args, loader, model, optimizer)\n",
+        # Loaders and samplers in dicts, handed to a same-file trainer (ParallelWaveGAN#177).
+        "from torch.utils.data import DataLoader, DistributedSampler\n\nclass Trainer:\n    def __init__(self, data_loader, sampler, model, optimizer):\n        self.data_loader, self.sampler = data_loader, sampler\n        self.model, self.optimizer = model, optimizer\n\n    def run(self, epochs):\n        for epoch in range(epochs):\n            for x, y in self.data_loader['train']:  # error\n                self.model(x, y).backward()\n                self.optimizer.step()\n\ndef main(datasets, model, optimizer):\n    sampler = {'train': DistributedSampler(datasets['train'])}\n    data_loader = {'train': DataLoader(datasets['train'], sampler=sampler['train'])}\n    Trainer(data_loader, sampler, model, optimizer).run(10)\n",
+        # torch_xla's per-device loader wraps the DataLoader each epoch (pytorch/xla#2029).
+        "import torch\nimport torch_xla.distributed.parallel_loader as pl\n\ndef train(model, optimizer, dataset, device, epochs):\n    sampler = torch.utils.data.distributed.DistributedSampler(dataset, shuffle=True)\n    loader = torch.utils.data.DataLoader(dataset, sampler=sampler)\n    for epoch in range(epochs):\n        para_loader = pl.ParallelLoader(loader, [device]).per_device_loader(device)\n        for x, y in para_loader:  # error\n            model(x, y).backward()\n            optimizer.step()\n            optimizer.zero_grad()\n",
         # FixMatch-style renewal of the iterator when it runs out; the sampler class picked by rank.
         "from torch.utils.data import DataLoader, RandomSampler\nfrom torch.utils.data.distributed import DistributedSampler\n\ndef main(args, dataset, model, optimizer):\n    sampler_cls = RandomSampler if args.local_rank == -1 else DistributedSampler\n    loader = DataLoader(dataset, sampler=sampler_cls(dataset))\n    batches = iter(loader)\n    for step in range(args.steps):\n        try:\n            x, y = next(batches)\n        except StopIteration:\n            batches = iter(loader)  # error\n            x, y = next(batches)\n        model(x, y).backward()\n        optimizer.step()\n        optimizer.zero_grad()\n",
     ]
@@ -204,10 +217,10 @@ class SamplerSetEpochMissing(Rule):
         mapping: dict[str, str],
         caller: FunctionFlow | None = None,
     ) -> _Pass | None:
-        for key in sorted(names_in(iterable)):
-            head, dot, rest = key.partition(".")
+        for key in sorted(names_in(iterable) | _items_in(iterable)):
+            head = key_head(key)
             if head in mapping and caller is not None:
-                outer_key = mapping[head] + dot + rest
+                outer_key = mapping[head] + key[len(head) :]
                 found = self.values.loader_sampler_of(caller, outer_key)
                 shown = outer_key
             else:
@@ -249,8 +262,8 @@ class SamplerSetEpochMissing(Rule):
         for event in flow.calls():
             if not _within(event, region, flow) or event.func in _NEUTRAL_CALLS:
                 continue
-            if self._callee(flow, event) is not None:
-                continue
+            if self._callee(flow, event) is not None or self.values.wrapped_loader(event.node) is not None:
+                continue  # same-file code is followed; torch_xla's device loaders never set the epoch
             if any(dotted_name(arg.value) in watched for arg in event.node.args):
                 return True
         return False
@@ -266,6 +279,23 @@ class SamplerSetEpochMissing(Rule):
         if flow.owner is not None and event.receiver == "self" and event.method is not None:
             return methods_of(self.ctx, flow.owner).get(event.method)
         return None
+
+
+def _items_in(node: cst.CSTNode) -> set[str]:
+    """The items under a constant string key used in an expression (`self.data_loader["train"]`)."""
+    found: set[str] = set()
+
+    def enter(sub: cst.CSTNode) -> bool:
+        if isinstance(sub, cst.Lambda):
+            return False
+        if isinstance(sub, cst.Subscript):
+            key = value_key(sub)
+            if key is not None:
+                found.add(key)
+        return True
+
+    walker.walk(node, enter)
+    return found
 
 
 def _is_generator(function: cst.CSTNode) -> bool:

@@ -8,11 +8,13 @@ from nnlint.rules.distributed._amp import (
     SCALER_HANDED,
     SCALER_STEP,
     SCALER_UPDATE,
+    UNSCALE,
     AmpSteps,
     amp_steps,
     opposite_conditions,
     scaler_absent,
 )
+from nnlint.rules.distributed._unscale_paths import UnscalePaths
 from nnlint.rules.loop._steps import LOOP_TYPES, OPT_STEP, Event, common_loop, loop_label
 
 
@@ -29,7 +31,12 @@ class ScalerStepBypassed(Rule):
         "of `if scaler is not None:`, also when the scaled backward pass and the step sit under two "
         "`if` statements testing the same condition) is left alone. The scaler must be known as a `GradScaler` "
         "(see NN701); one built with a literal `enabled=False` is left alone, and a loop that "
-        "hands the scaler to code nnlint cannot see (which may update it) is too."
+        "hands the scaler to code nnlint cannot see (which may update it) is too. Also flags "
+        "`scaler.unscale_(optimizer)` on a path of a loop that reaches the next `unscale_` of the "
+        "same optimizer without `scaler.update()` -- the update skipped together with the step "
+        "(`if norm <= limit: scaler.step(opt); scaler.update()`), or a `continue` between them -- "
+        "in a loop that updates the scaler on its other paths; `break` / `return` end the path, "
+        "and two `if` statements testing the same expression take the same arm."
     )
     why = (
         "`scaler.scale(loss).backward()` leaves every gradient multiplied by the loss scale "
@@ -38,7 +45,9 @@ class ScalerStepBypassed(Rule):
         "and corrupt the weights. `scaler.update()` after the step is what lowers the scale after "
         "an overflow and raises it again later; without it the next `scaler.step` raises "
         "(\"step() has already been called since the last update()\") or, with the call "
-        "guarded away, the scale never adapts."
+        "guarded away, the scale never adapts. `unscale_` likewise marks the optimizer until the "
+        "next `update()`; a second `unscale_` before it raises (\"unscale_() has already been "
+        "called on this optimizer since the last update()\")."
     )
     use_instead = (
         "for x, y in loader:\n    optimizer.zero_grad()\n    with torch.autocast('cuda'):\n"
@@ -57,6 +66,8 @@ class ScalerStepBypassed(Rule):
         "def finish_step(scaler, optimizer):\n    scaler.step(optimizer)\n    scaler.update()\n    optimizer.zero_grad()\n\ndef train(model, optimizer, scaler, loader, accum):\n    for i, (x, y) in enumerate(loader):\n        scaler.scale(model(x, y) / accum).backward()\n        if (i + 1) % accum == 0:\n            finish_step(scaler, optimizer)\n",
         # A scaler switched off never scales.
         "import torch\n\nscaler = torch.cuda.amp.GradScaler(enabled=False)\nfor x, y in loader:\n    scaler.scale(model(x, y)).backward()\n    optimizer.step()\n    optimizer.zero_grad()\n",
+        # Skipping the step after `unscale_` is fine as long as the scaler is updated.
+        "import torch\n\ndef train(model, optimizer, loader, limit):\n    scaler = torch.amp.GradScaler('cuda')\n    for x, y in loader:\n        with torch.autocast('cuda'):\n            loss = model(x, y)\n        scaler.scale(loss).backward()\n        scaler.unscale_(optimizer)\n        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n        if norm.item() <= limit:\n            scaler.step(optimizer)\n        scaler.update()\n        optimizer.zero_grad()\n",
         # A step function called by a framework nnlint cannot see: no loop here to judge.
         "class Task:\n    def training_step(self, batch):\n        self.scaler.scale(self.model(batch)).backward()\n        self.scaler.step(self.optimizer)\n",
     ]
@@ -66,6 +77,8 @@ class ScalerStepBypassed(Rule):
         "import torch\n\nscaler = torch.amp.GradScaler('cuda')\nfor x, y in loader:\n    with torch.autocast('cuda'):\n        loss = model(x, y)\n    scaler.scale(loss).backward()\n    scaler.unscale_(optimizer)\n    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n    optimizer.step()  # error\n    optimizer.zero_grad()\n",
         # Stepped through the scaler, never updated.
         "import torch\n\nclass Trainer:\n    def __init__(self, model, optimizer):\n        self.model, self.optimizer = model, optimizer\n        self.scaler = torch.cuda.amp.GradScaler()\n\n    def train_epoch(self, loader):\n        for x, y in loader:\n            self.optimizer.zero_grad()\n            with torch.autocast('cuda'):\n                loss = self.model(x, y)\n            self.scaler.scale(loss).backward()\n            self.scaler.step(self.optimizer)  # error\n",
+        # Step and update skipped together after `unscale_` (LVSM): the next `unscale_` raises.
+        "import torch\n\ndef train(model, optimizer, loader, limit):\n    scaler = torch.amp.GradScaler('cuda')\n    for x, y in loader:\n        with torch.autocast('cuda'):\n            loss = model(x, y)\n        scaler.scale(loss).backward()\n        scaler.unscale_(optimizer)  # error\n        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n        if norm.item() <= limit:\n            scaler.step(optimizer)\n            scaler.update()\n        optimizer.zero_grad()\n",
         # The scaled backward pass is in a same-file helper; the loop steps directly.
         "def backward(loss, scaler):\n    scaler.scale(loss).backward()\n\ndef train(model, optimizer, scaler, loader):\n    for x, y in loader:\n        backward(model(x, y), scaler)\n        optimizer.step()  # error\n        scaler.update()\n        optimizer.zero_grad()\n",
     ]
@@ -77,6 +90,8 @@ class ScalerStepBypassed(Rule):
             if any(e.kind in (OPT_STEP, SCALER_STEP) for e in events):
                 self._bypassed(steps, flow, events)
                 self._never_updated(flow, events)
+            if any(e.kind == UNSCALE for e in events):
+                self._unscaled_twice(steps, flow, events)
 
     def _bypassed(self, steps: AmpSteps, flow: FunctionFlow, events: list[Event]) -> None:
         for step in events:
@@ -108,6 +123,44 @@ class ScalerStepBypassed(Rule):
         helper picks one of them (`if scaler is not None: scaler.step(opt) else: opt.step()`),
         which its inlined events no longer show."""
         return step.conditional and any(e.kind == SCALER_STEP and e.origin is step.origin for e in events)
+
+    def _unscaled_twice(self, steps: AmpSteps, flow: FunctionFlow, events: list[Event]) -> None:
+        """`scaler.unscale_(opt)` on a path of a loop that reaches the next `unscale_(opt)` with no
+        `scaler.update()` in between (the update skipped together with the step, or a `continue`
+        before it): the second `unscale_` raises. Only loops that do update the scaler somewhere
+        (a loop that never does is `_never_updated`'s); see ``_unscale_paths``."""
+        layout = steps.layout(flow)
+        distinct = frozenset(name.partition(".")[0] for names in layout.loop_targets.values() for name in names)
+        reported: set[int] = set()
+        for unscale in events:
+            if unscale.kind != UNSCALE or not unscale.names:
+                continue
+            if unscale.origin is not None and unscale.origin in unscale.loops:
+                continue  # unscaled in a loop of the helper: judged in the helper
+            scaler = next(iter(unscale.names))
+            for loop in reversed(unscale.loops):
+                if not isinstance(loop, LOOP_TYPES):
+                    continue
+                inside = [e for e in events if loop in e.loops]
+                if not any(e.kind == SCALER_UPDATE and scaler in e.names for e in inside):
+                    continue
+                paths = UnscalePaths(self.ctx.module, inside, scaler, distinct)
+                paths.run(loop)
+                for pending in paths.repeated:
+                    event = paths.unscales[pending]
+                    if id(event.node) in reported:
+                        continue
+                    reported.add(id(event.node))
+                    self.report(
+                        event.node,
+                        f"{event.described} runs on a path of this {loop_label(self.ctx.module, loop)} that "
+                        f"reaches the next `{scaler}.unscale_()` of the same optimizer without "
+                        f"`{scaler}.update()` (the update is skipped with the step, or a `continue` "
+                        f"skips it), and that call raises \"unscale_() has already been called on this "
+                        f"optimizer since the last update()\"; call `{scaler}.update()` on every path "
+                        f"after `unscale_` (skipping only `{scaler}.step` is safe)",
+                    )
+                break  # the innermost loop that updates decides
 
     def _never_updated(self, flow: FunctionFlow, events: list[Event]) -> None:
         reported: set[tuple[int, str]] = set()

@@ -90,8 +90,12 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 def name_tokens(key: str) -> list[str]:
-    """`self.optimizerD` -> ["optimizer", "d"]; the last part of a dotted name, split on _ and case."""
-    last = key.rpartition(".")[2]
+    """`self.optimizerD` -> ["optimizer", "d"]; the last part of a dotted name, split on _ and case.
+    An item under a string key adds the key's words: `data_loader["train"]` -> data, loader, train."""
+    base, bracket, index = key.partition("[")
+    last = base.rpartition(".")[2]
+    if bracket:
+        last += "_" + re.sub(r"\W+", "_", index)
     return [t.lower() for part in last.split("_") for t in _CAMEL.split(part) if t]
 
 
