@@ -1,8 +1,8 @@
 """Run the plugin zoo and write its table (issue 14).
 
-    python bench/plugin_zoo/run_zoo.py [-k EXPR] [--xml results.xml] [--from-xml results.xml]
+    python bench/plugin_zoo/run_zoo.py [--zoo wider|third] [-k EXPR] [--xml results.xml] [--from-xml results.xml]
 
-Runs `pytest --nnlint-devices=cpu` in this folder (every model of pyproject.toml, one item per
+Runs `pytest --nnlint-devices=cpu` in this folder (or in the `--zoo` subfolder: the wider zoo, the third sample) (every model of pyproject.toml, one item per
 check), reads the JUnit XML, and prints a markdown table: per model its library, how its inputs
 were obtained, the outcome of each check, its notes and the time. Correct models must have no
 failure; each broken_* model must fail the check broken.EXPECTED names, with the attribute and
@@ -23,16 +23,16 @@ HERE = Path(__file__).resolve().parent
 CHECKS = ("registration", "device-transfer", "freezing", "grad-flow", "state-dict-roundtrip", "train-eval")
 SHORT = {"registration": "reg", "device-transfer": "dev", "freezing": "frz", "grad-flow": "grad",
          "state-dict-roundtrip": "sd", "train-eval": "t/e"}
-LIBRARY = {"tv": "torchvision", "timm": "timm", "hf": "transformers", "broken": "broken set"}
+LIBRARY = {"tv": "torchvision", "timm": "timm", "hf": "transformers", "app": "application code", "broken": "broken set"}
 
 
-def run_pytest(xml: Path, keyword: str | None, workers: int) -> None:
+def run_pytest(zoo: Path, xml: Path, keyword: str | None, workers: int) -> None:
     command = [sys.executable, "-m", "pytest", "-q", "--nnlint-devices=cpu", f"--junitxml={xml}", "-o", "junit_family=xunit1"]
     if workers > 1:  # one model's checks on one worker: its built instance is reused across them
         command += ["-n", str(workers), "--dist", "loadscope"]
     if keyword:
         command += ["-k", keyword]
-    subprocess.run(command, cwd=HERE, check=False)
+    subprocess.run(command, cwd=zoo, check=False)
 
 
 def read_results(xml: Path) -> dict[str, dict[str, dict]]:
@@ -58,29 +58,44 @@ def read_results(xml: Path) -> dict[str, dict[str, dict]]:
 
 def inputs_source(notes: list[str], model: str, declared: set[str]) -> str:
     for note in notes:
-        found = re.match(r"inputs inferred from (.+?): ", note)
-        if found:
-            return found.group(1).replace("pretrained_cfg['input_size']", "timm pretrained_cfg").replace(
+        source = _inferred_source(note)
+        if source:
+            return source.replace("pretrained_cfg['input_size']", "timm pretrained_cfg").replace(
                 "the transformers config", "transformers config")
     return "declared in TOML" if model in declared else "inferred"
 
 
+def _inferred_source(note: str) -> str | None:
+    """The source in "inputs inferred from SOURCE: SHAPES"; SOURCE may hold ": " in parentheses."""
+    prefix = "inputs inferred from "
+    if not note.startswith(prefix):
+        return None
+    depth = 0
+    for index, char in enumerate(note[len(prefix):], len(prefix)):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and note.startswith(": ", index):
+            return note[len(prefix):index]
+    return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--zoo", choices=["wider", "third"], help="run a subfolder's models instead of this folder's")
     parser.add_argument("-k", dest="keyword")
     parser.add_argument("--xml", type=Path, default=HERE / ".zoo_results.xml")
     parser.add_argument("--from-xml", type=Path)
     parser.add_argument("-n", dest="workers", type=int, default=2, help="pytest-xdist workers (default 2)")
     args = parser.parse_args()
-    xml = args.from_xml or args.xml
+    zoo = HERE / args.zoo if args.zoo else HERE
+    xml = (args.from_xml or args.xml).resolve()
     if args.from_xml is None:
-        run_pytest(xml, args.keyword, args.workers)
+        run_pytest(zoo, xml, args.keyword, args.workers)
     sys.path.insert(0, str(HERE))
     from broken import EXPECTED
 
     import tomllib
 
-    tables = tomllib.loads((HERE / "pyproject.toml").read_text())["tool"]["nnlint"]["models"]
+    tables = tomllib.loads((zoo / "pyproject.toml").read_text())["tool"]["nnlint"]["models"]
     declared = {name for name, table in tables.items() if "inputs" in table}
     results = read_results(xml)
     rows, false_failures, caught, missed = [], [], [], []
