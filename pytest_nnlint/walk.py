@@ -190,10 +190,13 @@ class _Walker:
 
 def _recomputed_attributes(module: nn.Module) -> set[str]:
     """Attributes that a forward pre-hook recomputes every call (torch.nn.utils.weight_norm and
-    spectral_norm keep `weight` as a plain tensor derived from registered parameters)."""
+    spectral_norm keep `weight` as a plain tensor derived from registered parameters, under the
+    hook's `name`; torch.nn.utils.prune keeps `weight = weight_orig * weight_mask`, under its
+    `_tensor_name`)."""
     names = set()
     for hook in module._forward_pre_hooks.values():
-        name = getattr(hook, "name", None)
-        if isinstance(name, str):
-            names.add(name)
+        for attribute in ("name", "_tensor_name"):
+            name = getattr(hook, attribute, None)
+            if isinstance(name, str):
+                names.add(name)
     return names

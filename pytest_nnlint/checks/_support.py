@@ -551,17 +551,36 @@ def apply_frozen(spec: ModelSpec, model: nn.Module) -> set[str]:
 
 
 def frozen_modules(spec: ModelSpec, model: nn.Module, frozen: set[str]) -> dict[str, nn.Module]:
-    """Modules that count as frozen parts: all their own parameters are frozen, or (for modules
-    without parameters, e.g. BatchNorm with affine=False) a frozen pattern covers their path."""
+    """Modules that count as frozen parts: all their own parameters are frozen; or, for modules
+    without parameters of their own (BatchNorm with affine=False, activations, pools, the
+    Sequential that holds a backbone), a frozen pattern covers their path or they lie inside a
+    module all of whose parameters are frozen (a frozen backbone's ReLU may stay in eval with it)."""
+    holding, trainable = set(), set()  # module paths with any parameter / any trainable one below them
+    for name, _ in model.named_parameters():
+        parts = name.split(".")[:-1]
+        for depth in range(len(parts) + 1):
+            ancestor = ".".join(parts[:depth])
+            holding.add(ancestor)
+            if name not in frozen:
+                trainable.add(ancestor)
+    all_frozen = holding - trainable - {""}
     result = {}
     for path, module in model.named_modules():
-        own = [path + ("." if path else "") + name for name, _ in module.named_parameters(recurse=False)]
+        prefix = path + ("." if path else "")
+        own = [prefix + name for name, _ in module.named_parameters(recurse=False)]
         if own:
             if all(name in frozen for name in own):
                 result[path] = module
-        elif path and any(matches_pattern(path, pattern) for pattern in spec.frozen):
+        elif path and (
+            any(matches_pattern(path, pattern) for pattern in spec.frozen) or _inside(path, all_frozen)
+        ):
             result[path] = module
     return result
+
+
+def _inside(path: str, ancestors: set[str]) -> bool:
+    parts = path.split(".")
+    return any(".".join(parts[:depth]) in ancestors for depth in range(1, len(parts) + 1))
 
 
 # --- comparing outputs --------------------------------------------------------------------------

@@ -3,6 +3,9 @@ are deterministic and finite."""
 
 from __future__ import annotations
 
+import inspect
+import re
+
 import torch
 from torch import nn
 
@@ -178,12 +181,33 @@ def _report_stuck_registered(model: nn.Module, stuck: list[Reached], mode: str, 
         owner = model.get_submodule(cause)
         examples = ", ".join(module_label(item.path, item.value) for item in items[:3])
         more = f" and {len(items) - 3} more" if len(items) > 3 else ""
+        if mode == "train" and _calls_super_train(type(owner)):
+            # The override switched everything and then chose eval for some parts: frozen
+            # normalisation statistics (mmdetection's norm_eval), a deliberate design.
+            report.note(
+                f"{display_path(cause)}: {type(owner).__name__}.train() calls super().train(mode) and then keeps "
+                f"{len(items)} submodule(s) in eval mode after model.train(): {examples}{more} (e.g. norm "
+                "layers whose statistics stay frozen while training)"
+            )
+            continue
         report.fail(
             display_path(cause),
             f"{type(owner).__name__}.train() is overridden without calling super().train(mode): {len(items)} "
             f"submodule(s) below it are {state} after {after}: {examples}{more}",
             "NN205",
         )
+
+
+def _calls_super_train(cls: type) -> bool:
+    """Whether the class's train() override calls the base implementation (its source says so)."""
+    try:
+        source = inspect.getsource(cls.train)
+    except (OSError, TypeError):
+        return False
+    return bool(_SUPER_TRAIN.search(source))
+
+
+_SUPER_TRAIN = re.compile(r"super\s*\([^)]*\)\s*\.\s*train\s*\(|(?:nn\.)?Module\.train\s*\(\s*self")
 
 
 def _overrides_train(module: nn.Module) -> bool:

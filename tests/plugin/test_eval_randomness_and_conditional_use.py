@@ -242,3 +242,91 @@ def test_a_parameter_used_nowhere_or_cut_off_still_fails() -> None:
         assert not any("no gradient from these inputs" in n for n in notes), notes
         status, message, _ = result["freezing"]
         assert status == "failed" and f"{name}: is trainable but did not change" in message, message
+
+
+# --- deliberate designs of application code ------------------------------------------------------
+
+
+def c4(device: torch.device) -> torch.Tensor:
+    return torch.randn(2, 3, 16, 16, device=device)
+
+
+class Pruned(nn.Module):
+    """torch.nn.utils.prune: `weight` is `weight_orig * weight_mask`, recomputed by a pre-hook."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import torch.nn.utils.prune as prune
+
+        self.fc1 = nn.Linear(8, 16)
+        self.fc2 = nn.Linear(16, 3)
+        prune.l1_unstructured(self.fc1, "weight", amount=0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+def test_a_pruned_layer_is_registered() -> None:
+    status, message, _ = outcomes(ModelSpec("pruned", factory=Pruned, inputs=x4))["registration"]
+    assert status == "passed", message
+
+
+class FrozenBackbone(nn.Module):
+    """A frozen backbone kept in eval by a train() override that calls super() first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.backbone.requires_grad_(False)
+        self.head = nn.Linear(8, 5)
+
+    def train(self, mode: bool = True) -> FrozenBackbone:
+        super().train(mode)
+        self.backbone.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+class NormEval(FrozenBackbone):
+    """mmdetection's norm_eval: BatchNorm statistics frozen in eval, its affine weights still train."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone.requires_grad_(True)
+
+    def train(self, mode: bool = True) -> NormEval:
+        nn.Module.train(self, mode)
+        for module in self.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.eval()
+        return self
+
+
+class ForgetsSuper(FrozenBackbone):
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone.requires_grad_(True)
+
+    def train(self, mode: bool = True) -> ForgetsSuper:  # noqa: NN205 - the defect under test
+        self.training = mode
+        return self
+
+
+def test_a_frozen_part_kept_in_eval_by_an_override_passes() -> None:
+    result = outcomes(ModelSpec("frozen", factory=FrozenBackbone, inputs=c4))
+    assert result["train-eval"][0] == "passed", result["train-eval"][1]
+    assert result["freezing"][0] == "passed", result["freezing"][1]
+
+
+def test_norm_layers_kept_in_eval_by_an_override_that_calls_super_are_a_note() -> None:
+    status, message, notes = outcomes(ModelSpec("norm-eval", factory=NormEval, inputs=c4))["train-eval"]
+    assert status == "passed", message
+    assert any("NormEval.train() calls super().train(mode) and then keeps 1 submodule(s) in eval mode" in n for n in notes), notes
+
+
+def test_an_override_without_super_still_fails() -> None:
+    status, message, _ = outcomes(ModelSpec("forgets", factory=ForgetsSuper, inputs=c4))["train-eval"]
+    assert status == "failed"
+    assert "ForgetsSuper.train() is overridden without calling super().train(mode)" in message and "NN205" in message
