@@ -83,7 +83,7 @@ def note_unused_by_design(
         if kind == CONDITIONAL:
             report.note(
                 f"{listed}: no gradient from these inputs; {owner}.forward reads {them} only on a path they do "
-                f"not take (an optional argument or a setting); {ddp}"
+                f"not take (an optional argument, a setting, or routing that depends on the data); {ddp}"
             )
         else:
             report.note(
