@@ -88,8 +88,7 @@ def unused_by_design(spec: ModelSpec, model: nn.Module, device: torch.device, na
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
-        model.zero_grad(set_to_none=True)
+        model.train(was_training)  # no backward runs here: no gradient to reset
     reaching = flow.reaching(output)
     found = {}
     for name in (n for n in parameters if n in names):  # in the model's order

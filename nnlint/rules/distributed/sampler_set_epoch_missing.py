@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
@@ -14,6 +15,9 @@ from nnlint.rule import Rule
 from nnlint.rules.distributed._amp import SCALER_STEP, amp_steps
 from nnlint.rules.distributed._values import key_head, value_key, values
 from nnlint.rules.loop._steps import BACKWARD, LOOP_TYPES, OPT_STEP, loop_label, name_tokens, names_in
+
+if TYPE_CHECKING:
+    from nnlint.context import FileContext
 
 # Calls that read a loader or sampler without iterating it for an epoch or setting its epoch.
 _NEUTRAL_CALLS = frozenset(
@@ -184,7 +188,7 @@ class SamplerSetEpochMissing(Rule):
         argument (`while True: for batch in loader: yield batch`): each turn of the generator's
         loop is an epoch, and nothing between the turns can set the sampler's epoch unless the
         file calls `set_epoch` somewhere (then the rule stays silent)."""
-        if _has_set_epoch(self.ctx.module):
+        if self.ctx.shared(file_sets_epoch):
             return
         for index, event in enumerate(flow.events):
             if not isinstance(event, CallEvent):
@@ -302,30 +306,29 @@ def _is_generator(function: cst.CSTNode) -> bool:
     """Whether a function body yields (nested functions and classes left out)."""
     found = False
 
-    class _Yields(cst.CSTVisitor):
-        def on_visit(self, node: cst.CSTNode) -> bool:
-            nonlocal found
-            if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)) and node is not function:
-                return False
-            if isinstance(node, cst.Yield):
-                found = True
-            return not found
+    def enter(node: cst.CSTNode) -> bool:
+        nonlocal found
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)) and node is not function:
+            return False
+        if isinstance(node, cst.Yield):
+            found = True
+        return not found
 
-    function.visit(_Yields())
+    walker.walk(function, enter)
     return found
 
 
-def _has_set_epoch(module: cst.Module) -> bool:
+def file_sets_epoch(ctx: FileContext) -> bool:
+    """Whether the file calls `.set_epoch(...)` anywhere (per file: ``ctx.shared``)."""
     found = False
 
-    class _SetEpoch(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> bool:
-            nonlocal found
-            if isinstance(node.func, cst.Attribute) and node.func.attr.value == "set_epoch":
-                found = True
-            return not found
+    def enter(node: cst.CSTNode) -> bool:
+        nonlocal found
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "set_epoch":
+            found = True
+        return not found
 
-    module.visit(_SetEpoch())
+    walker.walk(ctx.module, enter)
     return found
 
 
